@@ -178,6 +178,14 @@ impl Kilowatts {
     }
 }
 
+impl KilowattHours {
+    /// The constant power that moves this energy in `hours` (`hours > 0`).
+    #[must_use]
+    pub fn per_hours(self, hours: f64) -> Kilowatts {
+        Kilowatts(self.0 / hours)
+    }
+}
+
 impl EurPerMwh {
     /// The same price in euros per kilowatt-hour.
     #[must_use]
