@@ -390,6 +390,8 @@ pub struct DeviceInfo {
     pub serial: String,
     /// Rating and limits.
     pub spec: BatterySpecParams,
+    /// State of charge when the list was made.
+    pub soc: f64,
 }
 
 /// A fleet served over Modbus TCP, with its clock running. Dropping it stops everything.
@@ -492,6 +494,7 @@ impl RunningFleet {
                         base_address: d.base_address().address(),
                         serial: b.identity().serial.clone(),
                         spec: b.spec().params(),
+                        soc: b.state().soc(b.spec()).get(),
                     }
                 })
             })

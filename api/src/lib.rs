@@ -1,0 +1,255 @@
+//! The vpp service's HTTP API and composition root.
+//!
+//! [`app`] builds the axum router over an [`AssetSource`]; `main.rs` parses the command line,
+//! wires the simulated fleet (and, in later issues, the bus, gateway and control plane) and
+//! serves the router. Tests drive [`app`] with `tower::ServiceExt::oneshot`, no server needed.
+//!
+//! API boundary: every error leaves as JSON `{"error": "..."}` with a fitting status code.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use vpp_battery_sim::fleet::{DeviceInfo, RunningFleet};
+use vpp_battery_sim::{Fault, Limit};
+use vpp_domain::{AssetPath, BatterySpecParams};
+
+/// One asset as the API shows it: where it is, what it is, what it does now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetView {
+    /// Hierarchy path.
+    pub asset: AssetPath,
+    /// Modbus TCP endpoint host.
+    pub host: String,
+    /// Modbus TCP endpoint port.
+    pub port: u16,
+    /// Modbus unit id.
+    pub unit_id: u8,
+    /// SunSpec base register.
+    pub base_address: u16,
+    /// Serial number.
+    pub serial: String,
+    /// Rating and limits.
+    pub spec: BatterySpecParams,
+    /// State of charge, 0..=1.
+    pub soc: f64,
+    /// Battery power, kW, `> 0` discharging.
+    pub power_kw: f64,
+    /// What limited the power in the last step.
+    pub limit: Limit,
+    /// Whether a setpoint is active (SunSpec 704 `WSetEna`).
+    pub setpoint_enabled: bool,
+    /// Active simulated fault.
+    pub fault: &'static str,
+}
+
+/// Where the API reads assets from.
+pub trait AssetSource: Send + Sync {
+    /// Every asset, in a stable order.
+    fn assets(&self) -> Vec<AssetView>;
+}
+
+/// The simulated fleet as an asset source.
+#[derive(Debug)]
+pub struct SimulatedAssets {
+    fleet: Arc<vpp_battery_sim::fleet::Fleet>,
+    devices: Vec<DeviceInfo>,
+}
+
+impl SimulatedAssets {
+    /// Reads the device list of a running fleet.
+    #[must_use]
+    pub fn new(running: &RunningFleet) -> Self {
+        Self {
+            fleet: Arc::clone(running.fleet()),
+            devices: running.devices(),
+        }
+    }
+}
+
+fn fault_name(f: &Fault) -> &'static str {
+    match f {
+        Fault::Healthy => "healthy",
+        Fault::Offline => "offline",
+        Fault::Stuck { .. } => "stuck",
+        Fault::ResetBurst { .. } => "reset_burst",
+        Fault::Stale { .. } => "stale",
+    }
+}
+
+impl AssetSource for SimulatedAssets {
+    fn assets(&self) -> Vec<AssetView> {
+        self.devices
+            .iter()
+            .filter_map(|info| {
+                let device = self.fleet.device(&info.asset)?;
+                let b = device.lock();
+                Some(AssetView {
+                    asset: info.asset.clone(),
+                    host: info.host.to_string(),
+                    port: info.port,
+                    unit_id: info.unit_id,
+                    base_address: info.base_address,
+                    serial: info.serial.clone(),
+                    spec: b.spec().params(),
+                    soc: b.state().soc(b.spec()).get(),
+                    power_kw: b.state().power.get(),
+                    limit: b.state().limit,
+                    setpoint_enabled: b.controls().enabled,
+                    fault: fault_name(b.fault()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Shared state of the router.
+#[derive(Clone)]
+pub struct AppState {
+    /// The assets.
+    pub assets: Arc<dyn AssetSource>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// The one error type of the API; always answered as JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No such route or resource.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+        };
+        (
+            status,
+            Json(ErrorBody {
+                error: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize)]
+struct AssetList {
+    count: usize,
+    assets: Vec<AssetView>,
+}
+
+async fn list_assets(State(state): State<AppState>) -> Json<AssetList> {
+    let assets = state.assets.assets();
+    Json(AssetList {
+        count: assets.len(),
+        assets,
+    })
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().to_owned())
+}
+
+/// The API router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/assets", get(list_assets))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, to_bytes};
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    struct Fixed(Vec<AssetView>);
+
+    impl AssetSource for Fixed {
+        fn assets(&self) -> Vec<AssetView> {
+            self.0.clone()
+        }
+    }
+
+    fn view(path: &str) -> AssetView {
+        AssetView {
+            asset: path.parse().unwrap(),
+            host: "127.0.0.1".into(),
+            port: 1502,
+            unit_id: 1,
+            base_address: 40000,
+            serial: "SN".into(),
+            spec: BatterySpecParams::home_battery(),
+            soc: 0.5,
+            power_kw: -1.0,
+            limit: Limit::None,
+            setpoint_enabled: true,
+            fault: "healthy",
+        }
+    }
+
+    async fn get(path: &str) -> (StatusCode, serde_json::Value) {
+        let state = AppState {
+            assets: Arc::new(Fixed(vec![view("r/s/f/x/a"), view("r/s/f/x/b")])),
+        };
+        let res = app(state)
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn healthz_answers_ok() {
+        let (status, body) = get("/healthz").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["status"], "ok");
+    }
+
+    #[tokio::test]
+    async fn assets_are_listed_with_their_state() {
+        let (status, body) = get("/api/v1/assets").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["count"], 2);
+        assert_eq!(body["assets"][1]["asset"], "r/s/f/x/b");
+        assert_eq!(body["assets"][0]["power_kw"], -1.0);
+        assert_eq!(body["assets"][0]["spec"]["capacity_kwh"], 13.5);
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_are_json_404s() {
+        let (status, body) = get("/api/v1/nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"], "not found: /api/v1/nope");
+    }
+}

@@ -1,0 +1,207 @@
+//! The `vpp` binary: parses the command line and wires the parts together.
+//!
+//! - `vpp sim`: serves a simulated SunSpec fleet over Modbus TCP and prints its device list.
+//! - `vpp run` (the default): the same fleet plus the HTTP API.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vpp_api::{AppState, SimulatedAssets, app};
+use vpp_battery_sim::BaseAddress;
+use vpp_battery_sim::fleet::{BaseChoice, ClockConfig, Fleet, FleetConfig, RunningFleet};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vpp",
+    version,
+    about = "Virtual power plant: optimisation and dispatch"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a simulated fleet of SunSpec batteries over Modbus TCP and print its devices
+    /// (one JSON object per line on stdout).
+    Sim(FleetArgs),
+    /// Run the service: simulated fleet plus HTTP API (the default command).
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SunSpecBase {
+    #[value(name = "40000")]
+    B40000,
+    #[value(name = "0")]
+    B0,
+    #[value(name = "50000")]
+    B50000,
+    /// Each device at 40000, 0 or 50000, picked from the seed.
+    Mixed,
+}
+
+#[derive(Debug, Clone, Args)]
+struct FleetArgs {
+    /// Number of sites; each is one Modbus TCP endpoint.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    sites: u32,
+    /// Batteries per site, told apart by Modbus unit id 1..=M.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=247))]
+    batteries_per_site: u8,
+    /// Simulated seconds per real second (0 pauses the simulated clock).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Simulated time per step, milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    step_ms: u64,
+    /// First port; site i listens on base-port + i. 0 lets the OS pick free ports.
+    #[arg(long, default_value_t = 0)]
+    base_port: u16,
+    /// Address the Modbus endpoints listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Seed for battery sizes and initial states.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// SunSpec base register of the devices.
+    #[arg(long, value_enum, default_value = "40000")]
+    sunspec_base: SunSpecBase,
+}
+
+#[derive(Debug, Clone, Args)]
+struct RunArgs {
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    fleet: FleetArgs,
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        match Cli::parse_from(["vpp", "run"]).command {
+            Some(Command::Run(args)) => args,
+            _ => unreachable!("`vpp run` parses as the run command"),
+        }
+    }
+}
+
+async fn start_fleet(args: &FleetArgs) -> anyhow::Result<RunningFleet> {
+    if !(args.speed.is_finite() && args.speed >= 0.0) {
+        anyhow::bail!("--speed must be a number >= 0, got {}", args.speed);
+    }
+    let mut config = FleetConfig::new(
+        args.sites as usize,
+        args.batteries_per_site,
+        chrono::Utc::now(),
+    );
+    config.seed = args.seed;
+    config.base = match args.sunspec_base {
+        SunSpecBase::B40000 => BaseChoice::Fixed(BaseAddress::B40000),
+        SunSpecBase::B0 => BaseChoice::Fixed(BaseAddress::B0),
+        SunSpecBase::B50000 => BaseChoice::Fixed(BaseAddress::B50000),
+        SunSpecBase::Mixed => BaseChoice::Mixed,
+    };
+    let fleet = Arc::new(Fleet::build(&config)?);
+    let clock = ClockConfig {
+        speed: args.speed,
+        step: Duration::from_millis(args.step_ms),
+    };
+    let running = RunningFleet::start(fleet, args.host, args.base_port, clock).await?;
+    tracing::info!(
+        sites = args.sites,
+        batteries = running.fleet().devices().count(),
+        speed = args.speed,
+        "simulated fleet serving modbus tcp"
+    );
+    Ok(running)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn sim(args: FleetArgs) -> anyhow::Result<()> {
+    let running = start_fleet(&args).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        for device in running.devices() {
+            serde_json::to_writer(&mut out, &device)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    shutdown_signal().await;
+    drop(running);
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let running = start_fleet(&args.fleet).await?;
+    let state = AppState {
+        assets: Arc::new(SimulatedAssets::new(&running)),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to bind the http api on {}", args.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "http api listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("http server failed")?;
+    drop(running);
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Some(Command::Sim(args)) => sim(args).await,
+            Some(Command::Run(args)) => run(args).await,
+            None => run(RunArgs::default()).await,
+        }
+    })
+}
