@@ -55,7 +55,7 @@ struct FleetArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=247))]
     batteries_per_site: u8,
     /// Simulated seconds per real second (0 pauses the simulated clock).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = non_negative, allow_negative_numbers = true)]
     speed: f64,
     /// Simulated time per step, milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -83,6 +83,14 @@ struct RunArgs {
     fleet: FleetArgs,
 }
 
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number >= 0, got {v}")),
+        Err(e) => Err(format!("not a number: {e}")),
+    }
+}
+
 impl Default for RunArgs {
     fn default() -> Self {
         match Cli::parse_from(["vpp", "run"]).command {
@@ -93,9 +101,6 @@ impl Default for RunArgs {
 }
 
 async fn start_fleet(args: &FleetArgs) -> anyhow::Result<RunningFleet> {
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        anyhow::bail!("--speed must be a number >= 0, got {}", args.speed);
-    }
     let mut config = FleetConfig::new(
         args.sites as usize,
         args.batteries_per_site,
@@ -183,7 +188,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match real_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

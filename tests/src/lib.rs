@@ -1,0 +1,226 @@
+//! Support for vpp's end-to-end tests: locating the `vpp` binary, spawning processes that are
+//! killed when the test ends, the Python interpreter that has pysunspec2, a tiny HTTP client.
+//!
+//! The tests themselves live in `tests/e2e/` (one test binary, one module per area).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The workspace root.
+#[must_use]
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits inside the workspace")
+}
+
+/// Path to the `vpp` binary of the profile these tests were built with, built on first use.
+///
+/// # Panics
+/// If the binary cannot be built.
+pub fn vpp_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current test executable");
+        // <target>/<profile>/deps/<test-binary>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary lives in <target>/<profile>/deps");
+        let profile = profile_dir
+            .file_name()
+            .and_then(|p| p.to_str())
+            .unwrap_or("debug")
+            .to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root())
+            .args(["build", "--quiet", "-p", "vpp-api", "--bin", "vpp"]);
+        if profile != "debug" {
+            cmd.args([
+                "--profile",
+                if profile == "release" {
+                    "release"
+                } else {
+                    &profile
+                },
+            ]);
+        }
+        let status = cmd
+            .status()
+            .expect("failed to run cargo build for the vpp binary");
+        assert!(status.success(), "cargo build of the vpp binary failed");
+        let bin = profile_dir.join(format!("vpp{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.exists(), "vpp binary not found at {}", bin.display());
+        bin
+    })
+}
+
+/// A child process that is killed when dropped.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd` with stdout piped.
+    ///
+    /// # Panics
+    /// If the process cannot be spawned.
+    #[must_use]
+    pub fn spawn(mut cmd: Command) -> Self {
+        let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+        let child = cmd
+            .env("RUST_LOG", log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to spawn {cmd:?}: {e}"));
+        Self { child }
+    }
+
+    /// The process id.
+    #[must_use]
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Takes the piped stdout as a line reader.
+    ///
+    /// # Panics
+    /// If stdout was already taken.
+    pub fn stdout_lines(&mut self) -> BufReader<ChildStdout> {
+        BufReader::new(
+            self.child
+                .stdout
+                .take()
+                .expect("stdout is piped and not yet taken"),
+        )
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) and waits up to `timeout` for a clean exit; returns the
+    /// exit code, or `None` if it did not exit in time.
+    ///
+    /// # Panics
+    /// If the signal cannot be sent.
+    pub fn interrupt(&mut self, timeout: Duration) -> Option<i32> {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill(1) is available");
+        assert!(status.success(), "kill -INT failed");
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `n` JSON lines from `reader`.
+///
+/// # Panics
+/// If the stream ends early or a line is not JSON.
+pub fn read_json_lines(reader: &mut impl BufRead, n: usize) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| {
+            let mut line = String::new();
+            let read = reader
+                .read_line(&mut line)
+                .expect("read a line from the child");
+            assert!(read > 0, "child closed stdout after {i} of {n} lines");
+            serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("line {i} is not JSON ({e}): {line}"))
+        })
+        .collect()
+}
+
+/// The Python interpreter that has pysunspec2: `$VPP_PYTHON`, else `.venv/bin/python` in the
+/// workspace (created by `scripts/test.sh`).
+///
+/// # Panics
+/// If neither exists, with a message saying how to set it up.
+#[must_use]
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("VPP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "no Python with pysunspec2 at {}: run ./scripts/test.sh (it creates .venv) or set VPP_PYTHON",
+        path.display()
+    );
+    path
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for a test).
+///
+/// # Panics
+/// If no port can be bound.
+#[must_use]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A minimal HTTP/1.1 GET; returns the status code and the body.
+///
+/// # Errors
+/// If the connection fails or the answer is not HTTP.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response");
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let (head, body) = raw.split_once("\r\n\r\n").ok_or_else(bad)?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}

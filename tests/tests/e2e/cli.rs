@@ -1,0 +1,147 @@
+//! The `vpp` binary as a user runs it: `vpp sim` prints its devices, `vpp run` serves the HTTP
+//! API, and both shut down cleanly on Ctrl-C (SIGINT).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use vpp_tests::{ChildGuard, free_port, http_get, read_json_lines, vpp_bin};
+
+#[test]
+fn sim_lists_one_endpoint_per_site_with_unit_ids_per_battery() {
+    let mut cmd = Command::new(vpp_bin());
+    cmd.args([
+        "sim",
+        "--sites",
+        "3",
+        "--batteries-per-site",
+        "4",
+        "--speed",
+        "0",
+    ]);
+    let mut child = ChildGuard::spawn(cmd);
+    let devices = read_json_lines(&mut child.stdout_lines(), 12);
+    let ports: BTreeSet<_> = devices
+        .iter()
+        .map(|d| d["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports.len(), 3, "one port per site");
+    let assets: BTreeSet<_> = devices
+        .iter()
+        .map(|d| d["asset"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(assets.len(), 12, "asset paths are unique");
+    for d in &devices {
+        let unit = d["unit_id"].as_u64().unwrap();
+        assert!((1..=4).contains(&unit));
+        assert_eq!(d["host"], "127.0.0.1");
+        assert_eq!(d["asset"].as_str().unwrap().split('/').count(), 5);
+        assert!(
+            d["asset"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("bat{unit:03}"))
+        );
+    }
+    assert_eq!(
+        child.interrupt(Duration::from_secs(10)),
+        Some(0),
+        "clean exit on ctrl-c"
+    );
+}
+
+#[test]
+fn sim_honours_a_base_port() {
+    let base = free_port();
+    let mut cmd = Command::new(vpp_bin());
+    cmd.args([
+        "sim",
+        "--sites",
+        "1",
+        "--batteries-per-site",
+        "2",
+        "--speed",
+        "0",
+    ])
+    .args(["--base-port", &base.to_string()]);
+    let mut child = ChildGuard::spawn(cmd);
+    let devices = read_json_lines(&mut child.stdout_lines(), 2);
+    assert!(
+        devices
+            .iter()
+            .all(|d| d["port"].as_u64() == Some(u64::from(base)))
+    );
+}
+
+#[test]
+fn sim_rejects_bad_arguments_with_a_message() {
+    let out = Command::new(vpp_bin())
+        .args(["sim", "--batteries-per-site", "300"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("batteries-per-site") && err.contains("300"),
+        "{err}"
+    );
+    let out = Command::new(vpp_bin())
+        .args(["sim", "--speed", "-1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--speed") && err.contains(">= 0"), "{err}");
+}
+
+#[test]
+fn run_serves_health_and_assets_then_stops_on_ctrl_c() {
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut cmd = Command::new(vpp_bin());
+    cmd.args([
+        "run",
+        "--listen",
+        &addr.to_string(),
+        "--sites",
+        "2",
+        "--batteries-per-site",
+        "3",
+    ]);
+    let mut child = ChildGuard::spawn(cmd);
+
+    let mut health = None;
+    for _ in 0..200 {
+        if let Ok(r) = http_get(addr, "/healthz") {
+            health = Some(r);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, body) = health.expect("vpp run answers /healthz within 10 s");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"],
+        "ok"
+    );
+
+    let (status, body) = http_get(addr, "/api/v1/assets").unwrap();
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["count"], 6);
+    let first = &v["assets"][0];
+    assert!(first["port"].as_u64().unwrap() > 0);
+    let soc = first["soc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&soc));
+
+    let (status, body) = http_get(addr, "/api/v1/nothing-here").unwrap();
+    assert_eq!(status, 404);
+    assert!(body.contains("not found"));
+
+    assert_eq!(
+        child.interrupt(Duration::from_secs(10)),
+        Some(0),
+        "clean exit on ctrl-c"
+    );
+}
