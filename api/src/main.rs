@@ -128,35 +128,32 @@ async fn start_fleet(args: &FleetArgs) -> anyhow::Result<RunningFleet> {
     Ok(running)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(%err, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled, so a signal that arrives right after start-up is not lost.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("failed to handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("failed to handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }
 
 async fn sim(args: FleetArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let running = start_fleet(&args).await?;
     {
         let mut out = std::io::stdout().lock();
@@ -166,12 +163,13 @@ async fn sim(args: FleetArgs) -> anyhow::Result<()> {
         }
         out.flush()?;
     }
-    shutdown_signal().await;
+    shutdown.await;
     drop(running);
     Ok(())
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let running = start_fleet(&args.fleet).await?;
     let state = AppState {
         assets: Arc::new(SimulatedAssets::new(&running)),
@@ -181,7 +179,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("failed to bind the http api on {}", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "http api listening");
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("http server failed")?;
     drop(running);
