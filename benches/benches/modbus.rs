@@ -7,7 +7,9 @@
 //! - `cross_thread`: the server on its own runtime thread, the client on another, as a gateway
 //!   and a device in two processes would be (adds two thread wake-ups per round-trip).
 //!
-//! Also measures the pure SunSpec map encoding that every read does.
+//! A plain TCP ping-pong of Modbus-sized frames on the same runtimes (`tcp_echo_*`) is the
+//! baseline: what loopback and thread wake-ups cost with no Modbus at all. Also measures the
+//! pure SunSpec map encoding that every read does.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -80,6 +82,47 @@ fn bench_reads(c: &mut Criterion, group: &str, client_rt: &Runtime, ctx: &mut Co
     g.finish();
 }
 
+/// Ping-pong of a 12-byte request and an 11-byte answer (a one-register Modbus read) over a
+/// plain tokio echo server: the floor under any Modbus round-trip on the same runtimes.
+fn bench_echo(c: &mut Criterion, name: &str, server_rt: &Runtime, client_rt: &Runtime) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let server = server_rt.spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        s.set_nodelay(true).expect("nodelay");
+        let mut buf = [0u8; 12];
+        while s.read_exact(&mut buf).await.is_ok() {
+            if s.write_all(&buf[..11]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut stream = client_rt
+        .block_on(tokio::net::TcpStream::connect(addr))
+        .expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("ping_pong_12_bytes", |b| {
+        b.iter_custom(|iters| {
+            client_rt.block_on(async {
+                let mut buf = [0u8; 11];
+                let start = Instant::now();
+                for _ in 0..iters {
+                    stream.write_all(&[0u8; 12]).await.expect("write");
+                    stream.read_exact(&mut buf).await.expect("read");
+                }
+                start.elapsed()
+            })
+        });
+    });
+    g.finish();
+    server.abort();
+}
+
 fn round_trips(c: &mut Criterion) {
     // Same thread: the server's tasks run while the client awaits on the same runtime.
     let fleet_a = fleet();
@@ -87,6 +130,7 @@ fn round_trips(c: &mut Criterion) {
     let running = start(&rt, &fleet_a);
     let mut ctx = connect(&rt, running.endpoints()[0]);
     bench_reads(c, "modbus_same_thread", &rt, &mut ctx);
+    bench_echo(c, "tcp_echo_same_thread", &rt, &rt);
     drop(running);
 
     // Cross thread: the server on a runtime with its own worker thread.
@@ -100,6 +144,7 @@ fn round_trips(c: &mut Criterion) {
     let client_rt = single_thread();
     let mut ctx = connect(&client_rt, running.endpoints()[0]);
     bench_reads(c, "modbus_cross_thread", &client_rt, &mut ctx);
+    bench_echo(c, "tcp_echo_cross_thread", &server_rt, &client_rt);
     drop(running);
 
     let mut g = c.benchmark_group("sunspec");
