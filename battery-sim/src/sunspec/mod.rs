@@ -9,51 +9,15 @@
 //! `WSet`, `WSetRvrt`, `WSetPct`, `WSetPctRvrt`, `WSetEnaRvrt`, `WSetRvrtTms`, and 802
 //! `SoCRsvMin`. Every other register is read-only.
 
-pub mod layout;
-
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use vpp_domain::Soc;
 
 use crate::device::{Controls, SimBattery, WSetMode};
 use crate::physics::BatteryState;
-use layout::{m1, m701, m702, m704, m802};
-
-/// First register of a SunSpec map. Discovery tries 40000, then 0, then 50000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum BaseAddress {
-    /// 40000, the usual one.
-    #[serde(rename = "40000")]
-    B40000,
-    /// 0.
-    #[serde(rename = "0")]
-    B0,
-    /// 50000.
-    #[serde(rename = "50000")]
-    B50000,
-}
-
-impl BaseAddress {
-    /// All three, in the order discovery tries them.
-    pub const ALL: [Self; 3] = [Self::B40000, Self::B0, Self::B50000];
-
-    /// The register address.
-    #[must_use]
-    pub fn address(self) -> u16 {
-        match self {
-            Self::B40000 => 40000,
-            Self::B0 => 0,
-            Self::B50000 => 50000,
-        }
-    }
-
-    /// Parses `40000`, `0` or `50000`.
-    #[must_use]
-    pub fn from_address(a: u16) -> Option<Self> {
-        Self::ALL.into_iter().find(|b| b.address() == a)
-    }
-}
+pub use vpp_sunspec::BaseAddress;
+pub use vpp_sunspec::layout;
+use vpp_sunspec::layout::{m1, m701, m702, m704, m802};
 
 /// Start of model 1, relative to the base.
 pub const M1_AT: u16 = 2;
