@@ -1,0 +1,360 @@
+//! The wire format of the bus: versioned JSON messages (documented in `docs/wire.md`).
+//!
+//! Every message carries `"v": 1`. Decoding checks the version and validates every field
+//! through the domain constructors, so a message that decodes is a valid message; anything else
+//! is a [`WireError`] that names what was wrong.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use vpp_domain::{AssetPath, CorrelationId, Kilowatts, Setpoint, TelemetrySample};
+
+use crate::subjects;
+
+/// The wire version these types speak.
+pub const WIRE_VERSION: u16 = 1;
+
+/// Why bytes from the bus could not be turned into a message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WireError {
+    /// Not JSON, or JSON of the wrong shape or with invalid values.
+    #[error("malformed {what} message: {detail}")]
+    Malformed {
+        /// Which message type was expected.
+        what: &'static str,
+        /// What serde or a domain constructor said.
+        detail: String,
+    },
+    /// A version this build does not speak.
+    #[error("unsupported {what} message version {found} (this build speaks {WIRE_VERSION})")]
+    Version {
+        /// Which message type was expected.
+        what: &'static str,
+        /// The version found.
+        found: u16,
+    },
+}
+
+/// A measured state, as the gateway publishes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryMsg {
+    /// Wire version.
+    pub v: u16,
+    /// The sample (asset, measurement id `seq`, timestamps, readings).
+    #[serde(flatten)]
+    pub sample: TelemetrySample,
+    /// The device served the same values, heartbeat included, for several polls in a row.
+    #[serde(default)]
+    pub stale: bool,
+}
+
+/// A setpoint command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetpointMsg {
+    /// Wire version.
+    pub v: u16,
+    /// The command.
+    #[serde(flatten)]
+    pub setpoint: Setpoint,
+}
+
+/// What a gateway did with a setpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AckOutcome {
+    /// Written to the device's SunSpec 704 registers.
+    Written {
+        /// The power written, kW (`> 0` discharging); differs from the request when clamped.
+        power_kw: Kilowatts,
+        /// The revert timeout written (`WSetRvrtTms`), seconds.
+        revert_after_s: u32,
+        /// Whether the request was outside the device's limits and clamped.
+        clamped: bool,
+    },
+    /// Not written.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A gateway's acknowledgement of a setpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AckMsg {
+    /// Wire version.
+    pub v: u16,
+    /// The asset.
+    pub asset: AssetPath,
+    /// The setpoint's correlation id.
+    pub correlation_id: CorrelationId,
+    /// When the gateway finished with it.
+    pub at: DateTime<Utc>,
+    /// What it did.
+    #[serde(flatten)]
+    pub outcome: AckOutcome,
+}
+
+/// Identity and capability of a device, read from SunSpec models 1, 702 and 802.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceDescription {
+    /// Modbus TCP endpoint, `host:port`.
+    pub endpoint: String,
+    /// Modbus unit id.
+    pub unit_id: u8,
+    /// SunSpec base register found by discovery.
+    pub base_address: u16,
+    /// Model 1 `Mn`.
+    pub manufacturer: Option<String>,
+    /// Model 1 `Md`.
+    pub model: Option<String>,
+    /// Model 1 `Vr` (firmware version).
+    pub version: Option<String>,
+    /// Model 1 `SN`.
+    pub serial: Option<String>,
+    /// 802 `WHRtg`, kWh.
+    pub capacity_kwh: Option<f64>,
+    /// 702 `WChaRteMaxRtg` (else 802 `WChaRteMax`), kW.
+    pub max_charge_kw: Option<f64>,
+    /// 702 `WDisChaRteMaxRtg` (else 802 `WDisChaRteMax`), kW.
+    pub max_discharge_kw: Option<f64>,
+    /// 802 `SoCMin`, 0..=1.
+    pub soc_min: Option<f64>,
+    /// 802 `SoCMax`, 0..=1.
+    pub soc_max: Option<f64>,
+    /// 802 `SoCRsvMin`, 0..=1.
+    pub soc_reserve: Option<f64>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A device was discovered and described.
+    Registration {
+        /// What it is.
+        device: DeviceDescription,
+    },
+    /// The gateway reached the device.
+    Connect,
+    /// The gateway lost the device.
+    Disconnect {
+        /// Why.
+        reason: String,
+    },
+    /// A setpoint outside the device's limits was clamped before writing.
+    SetpointClamped {
+        /// The setpoint.
+        correlation_id: CorrelationId,
+        /// Requested power, kW.
+        requested_kw: Kilowatts,
+        /// Power written, kW.
+        applied_kw: Kilowatts,
+    },
+    /// A setpoint could not be handled (malformed, unknown asset, expired, device error).
+    SetpointRejected {
+        /// The subject it came on.
+        subject: String,
+        /// The setpoint's correlation id, when it could be read.
+        correlation_id: Option<CorrelationId>,
+        /// Why.
+        reason: String,
+    },
+    /// The device answered with a Modbus exception or garbage.
+    Fault {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The `<kind>` token of the event subject.
+    #[must_use]
+    pub fn token(&self) -> &'static str {
+        match self {
+            Self::Registration { .. } => "registration",
+            Self::Connect => "connect",
+            Self::Disconnect { .. } => "disconnect",
+            Self::SetpointClamped { .. } => "setpoint_clamped",
+            Self::SetpointRejected { .. } => "setpoint_rejected",
+            Self::Fault { .. } => "fault",
+        }
+    }
+}
+
+/// An event about an asset (or, for a setpoint that could not be read, about a subject).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventMsg {
+    /// Wire version.
+    pub v: u16,
+    /// The asset, when known.
+    pub asset: Option<AssetPath>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Any message on the bus.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// Measured state.
+    Telemetry(TelemetryMsg),
+    /// Command.
+    Setpoint(SetpointMsg),
+    /// Acknowledgement.
+    Ack(AckMsg),
+    /// Event.
+    Event(EventMsg),
+}
+
+impl Message {
+    /// The subject this message travels on (design.md §5).
+    #[must_use]
+    pub fn subject(&self) -> String {
+        match self {
+            Self::Telemetry(t) => subjects::telemetry(t.sample.asset()),
+            Self::Setpoint(s) => subjects::setpoint(s.setpoint.asset()),
+            Self::Ack(a) => subjects::setpoint_ack(&a.asset),
+            Self::Event(e) => subjects::event(e.kind.token(), e.asset.as_ref()),
+        }
+    }
+
+    /// The JSON encoding.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        let r = match self {
+            Self::Telemetry(m) => serde_json::to_vec(m),
+            Self::Setpoint(m) => serde_json::to_vec(m),
+            Self::Ack(m) => serde_json::to_vec(m),
+            Self::Event(m) => serde_json::to_vec(m),
+        };
+        r.expect("wire types serialize infallibly: no maps with non-string keys, no failing impls")
+    }
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    v: u16,
+}
+
+/// Decodes a message of type `T`, checking the version first.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, WireError> {
+    let malformed = |e: serde_json::Error| WireError::Malformed {
+        what,
+        detail: e.to_string(),
+    };
+    let VersionOnly { v } = serde_json::from_slice(bytes).map_err(malformed)?;
+    if v != WIRE_VERSION {
+        return Err(WireError::Version { what, found: v });
+    }
+    serde_json::from_slice(bytes).map_err(malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use vpp_domain::Readings;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn telemetry_round_trips_flat_and_versioned() {
+        let sample = TelemetrySample::new(
+            "r1/s1/f1/site1/bat1".parse().unwrap(),
+            42,
+            t0(),
+            t0(),
+            Readings {
+                power: Some(Kilowatts::new(-2.5).unwrap()),
+                ..Readings::default()
+            },
+        )
+        .unwrap();
+        let m = Message::Telemetry(TelemetryMsg {
+            v: WIRE_VERSION,
+            sample,
+            stale: false,
+        });
+        assert_eq!(m.subject(), "vpp.v1.telemetry.r1.site1.bat1");
+        let json = m.to_json();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["asset"], "r1/s1/f1/site1/bat1");
+        assert_eq!(v["readings"]["power"], -2.5);
+        assert!(v["readings"]["soc"].is_null());
+        let back: TelemetryMsg = decode("telemetry", &json).unwrap();
+        assert_eq!(Message::Telemetry(back), m);
+    }
+
+    #[test]
+    fn bad_bytes_give_typed_errors() {
+        assert!(matches!(
+            decode::<SetpointMsg>("setpoint", b"{not json"),
+            Err(WireError::Malformed {
+                what: "setpoint",
+                ..
+            })
+        ));
+        assert_eq!(
+            decode::<SetpointMsg>("setpoint", br#"{"v":9}"#),
+            Err(WireError::Version {
+                what: "setpoint",
+                found: 9
+            })
+        );
+        let bad_soc = br#"{"v":1,"asset":"a/b/c/d/e","seq":1,"measured_at":"2026-06-01T12:00:00Z","received_at":"2026-06-01T12:00:00Z","readings":{"soc":1.7}}"#;
+        let err = decode::<TelemetryMsg>("telemetry", bad_soc).unwrap_err();
+        assert!(err.to_string().contains("state of charge"), "{err}");
+    }
+
+    #[test]
+    fn setpoints_and_acks_use_their_subjects() {
+        let sp = Setpoint::new(
+            "r1/s1/f1/site1/bat1".parse().unwrap(),
+            Kilowatts::new(3.0).unwrap(),
+            t0(),
+            t0() + chrono::TimeDelta::minutes(5),
+            CorrelationId::new("c1").unwrap(),
+            None,
+        )
+        .unwrap();
+        let m = Message::Setpoint(SetpointMsg {
+            v: WIRE_VERSION,
+            setpoint: sp,
+        });
+        assert_eq!(m.subject(), "vpp.v1.setpoint.site1.bat1");
+        let v: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
+        assert_eq!(v["power_kw"], 3.0);
+        let ack = Message::Ack(AckMsg {
+            v: WIRE_VERSION,
+            asset: "r1/s1/f1/site1/bat1".parse().unwrap(),
+            correlation_id: CorrelationId::new("c1").unwrap(),
+            at: t0(),
+            outcome: AckOutcome::Written {
+                power_kw: Kilowatts::new(3.0).unwrap(),
+                revert_after_s: 300,
+                clamped: false,
+            },
+        });
+        assert_eq!(ack.subject(), "vpp.v1.setpoint_ack.site1.bat1");
+        let v: serde_json::Value = serde_json::from_slice(&ack.to_json()).unwrap();
+        assert_eq!(v["status"], "written");
+        let ev = Message::Event(EventMsg {
+            v: WIRE_VERSION,
+            asset: None,
+            at: t0(),
+            kind: EventKind::SetpointRejected {
+                subject: "vpp.v1.setpoint.site1.x".into(),
+                correlation_id: None,
+                reason: "malformed".into(),
+            },
+        });
+        assert_eq!(ev.subject(), "vpp.v1.event.setpoint_rejected._._");
+    }
+}
