@@ -10,4 +10,5 @@
 pub mod bus;
 pub mod inproc;
 pub mod subjects;
+pub mod sunspec_client;
 pub mod wire;
