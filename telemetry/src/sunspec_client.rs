@@ -308,16 +308,21 @@ pub fn is_burst(block: &[u16]) -> bool {
 /// decodes to missing values.
 #[must_use]
 pub fn decode_poll(b701: &[u16], b802: &[u16]) -> PollValues {
-    let b701 = if is_burst(b701) { &[][..] } else { b701 };
-    let b802 = if is_burst(b802) { &[][..] } else { b802 };
+    let usable = |b: &[u16], len: u16| b.len() >= usize::from(len) && !is_burst(b);
+    let (ok701, ok802) = (usable(b701, m701::LEN), usable(b802, m802::LEN));
     let wh_sf = ss::scale(at(b701, m701::TotWh_SF));
     let kwh = |w: [u16; 4]| Some(ss::uint64(w)? as f64 * wh_sf? / 1000.0);
     PollValues {
-        power_kw: ss::int16(at(b701, m701::W), at(b701, m701::W_SF)).map(|w| w / 1000.0),
-        soc: pct(ss::uint16(at(b802, m802::SoC), at(b802, m802::SoC_SF))),
-        injected_kwh: kwh(words4(b701, m701::TotWhInj)),
-        absorbed_kwh: kwh(words4(b701, m701::TotWhAbs)),
-        heartbeat: ss::enum16(at(b802, m802::Hb)),
+        power_kw: ok701
+            .then(|| ss::int16(at(b701, m701::W), at(b701, m701::W_SF)))
+            .flatten()
+            .map(|w| w / 1000.0),
+        soc: ok802
+            .then(|| pct(ss::uint16(at(b802, m802::SoC), at(b802, m802::SoC_SF))))
+            .flatten(),
+        injected_kwh: ok701.then(|| kwh(words4(b701, m701::TotWhInj))).flatten(),
+        absorbed_kwh: ok701.then(|| kwh(words4(b701, m701::TotWhAbs))).flatten(),
+        heartbeat: ok802.then(|| ss::enum16(at(b802, m802::Hb))).flatten(),
     }
 }
 
@@ -383,6 +388,7 @@ mod tests {
         let p = decode_poll(&b701, &[]);
         assert_eq!(p.power_kw, None);
         assert_eq!(p.injected_kwh, None);
+        assert_eq!(p.soc, None, "no 802 block at all");
         b701[usize::from(m701::W)] = (-1500i16) as u16;
         assert_eq!(decode_poll(&b701, &[]).power_kw, Some(-1.5));
     }
