@@ -10,6 +10,7 @@
 //! [`DomainError`] that names what was wrong; a value of a type from this crate is always valid.
 
 mod battery;
+mod clock;
 mod error;
 mod path;
 mod setpoint;
@@ -18,6 +19,7 @@ mod time;
 mod units;
 
 pub use battery::{BatterySpec, BatterySpecParams};
+pub use clock::Clock;
 pub use error::DomainError;
 pub use path::{AssetPath, Level, NodePath, Token};
 pub use setpoint::{CorrelationId, Setpoint};

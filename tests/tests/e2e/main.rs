@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod gateway_inproc;
 mod modbus_tcp;
 mod sunspec_conformance;
 mod tidy;

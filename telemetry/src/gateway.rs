@@ -1,0 +1,859 @@
+//! The SunSpec gateway: polls devices over Modbus TCP, publishes telemetry and events on the
+//! bus, and writes setpoints from the bus into SunSpec model 704.
+//!
+//! Shape: one worker task per Modbus endpoint (a site) owns that endpoint's connection and
+//! polls its units one request at a time (the concurrency limit of a shared endpoint), so one
+//! slow or dead unit never stalls another endpoint. Setpoints jump the poll queue. A router task
+//! per site takes setpoints from the bus and hands them to the worker that owns the asset. An
+//! uplink task publishes everything the workers produce, in order, through a bounded buffer
+//! that rides out a bus outage (edge autonomy, see [`Uplink`]).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use vpp_domain::{AssetPath, Clock, KilowattHours, Kilowatts, Readings, Soc, TelemetrySample};
+
+use crate::bus::{Bus, BusError, Delivery, Topic};
+use crate::sunspec_client::{self as client, ClientError, Connection, ModelMap, PollValues};
+use crate::wire::{
+    AckMsg, AckOutcome, DeviceDescription, EventKind, EventMsg, Message, SetpointMsg, TelemetryMsg,
+    WIRE_VERSION,
+};
+use vpp_sunspec::layout::{m1, m701, m702, m802};
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// One device the gateway polls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceConfig {
+    /// Hierarchy path.
+    pub asset: AssetPath,
+    /// Host of the Modbus TCP endpoint.
+    pub host: std::net::IpAddr,
+    /// Port of the endpoint.
+    pub port: u16,
+    /// Modbus unit id.
+    pub unit_id: u8,
+}
+
+impl DeviceConfig {
+    fn endpoint(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+fn default_poll_ms() -> u64 {
+    1000
+}
+fn default_timeout_ms() -> u64 {
+    500
+}
+fn default_stale_polls() -> u32 {
+    3
+}
+fn default_offline_retry_ms() -> u64 {
+    5000
+}
+fn default_reconnect_max_ms() -> u64 {
+    30_000
+}
+fn default_buffer() -> usize {
+    100_000
+}
+
+/// Gateway settings. Only `devices` is required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayConfig {
+    /// The devices.
+    pub devices: Vec<DeviceConfig>,
+    /// Time between two polls of a device, ms.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// Timeout of one Modbus request, ms.
+    #[serde(default = "default_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Identical polls in a row (heartbeat included) after which values are flagged stale.
+    /// Devices without a heartbeat need ten times as many.
+    #[serde(default = "default_stale_polls")]
+    pub stale_after_polls: u32,
+    /// Time before an unreachable device is tried again, ms.
+    #[serde(default = "default_offline_retry_ms")]
+    pub offline_retry_ms: u64,
+    /// Longest wait between reconnection attempts to an endpoint, ms (backoff doubles from
+    /// 100 ms up to this).
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_ms: u64,
+    /// Messages held while the bus is unreachable; when full, the oldest telemetry is dropped
+    /// first (events and acks are kept while any telemetry can go instead).
+    #[serde(default = "default_buffer")]
+    pub buffer_capacity: usize,
+}
+
+impl GatewayConfig {
+    /// A configuration with the defaults for `devices`.
+    #[must_use]
+    pub fn new(devices: Vec<DeviceConfig>) -> Self {
+        Self {
+            devices,
+            poll_interval_ms: default_poll_ms(),
+            request_timeout_ms: default_timeout_ms(),
+            stale_after_polls: default_stale_polls(),
+            offline_retry_ms: default_offline_retry_ms(),
+            reconnect_max_ms: default_reconnect_max_ms(),
+            buffer_capacity: default_buffer(),
+        }
+    }
+
+    /// Parses a configuration file: a JSON object `{"devices": [...], ...}`, or JSON Lines of
+    /// devices (what `vpp sim` prints).
+    pub fn parse(text: &str) -> Result<Self, GatewayError> {
+        let as_object = serde_json::from_str::<Self>(text);
+        if let Ok(cfg) = as_object {
+            return cfg.validated();
+        }
+        let mut devices = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let d: DeviceConfig = serde_json::from_str(line).map_err(|e| {
+                let object_err = as_object
+                    .as_ref()
+                    .err()
+                    .map_or_else(String::new, ToString::to_string);
+                GatewayError::Config(format!(
+                    "neither a gateway config object ({object_err}) nor device lines (line {}: {e})",
+                    i + 1
+                ))
+            })?;
+            devices.push(d);
+        }
+        Self::new(devices).validated()
+    }
+
+    /// Checks the settings.
+    pub fn validated(self) -> Result<Self, GatewayError> {
+        if self.devices.is_empty() {
+            return Err(GatewayError::Config("no devices".into()));
+        }
+        let mut seen = BTreeSet::new();
+        for d in &self.devices {
+            if !seen.insert(&d.asset) {
+                return Err(GatewayError::Config(format!(
+                    "asset {} listed twice",
+                    d.asset
+                )));
+            }
+        }
+        if self.poll_interval_ms == 0 || self.request_timeout_ms == 0 {
+            return Err(GatewayError::Config(
+                "poll_interval_ms and request_timeout_ms must be positive".into(),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Bad configuration.
+    #[error("invalid gateway configuration: {0}")]
+    Config(String),
+    /// The bus refused a subscription.
+    #[error("gateway could not subscribe to setpoints")]
+    Bus(#[from] BusError),
+}
+
+/// Counters of a running gateway.
+#[derive(Debug, Default)]
+pub struct GatewayStats {
+    /// Successful polls.
+    pub polls: AtomicU64,
+    /// Failed polls or discoveries.
+    pub poll_errors: AtomicU64,
+    /// Messages published on the bus.
+    pub published: AtomicU64,
+    /// Messages dropped because the buffer was full during a bus outage.
+    pub dropped: AtomicU64,
+    /// Messages waiting in the buffer now.
+    pub buffered: AtomicU64,
+    /// Setpoints written to devices.
+    pub setpoints_written: AtomicU64,
+    /// Setpoints rejected.
+    pub setpoints_rejected: AtomicU64,
+}
+
+/// A running gateway; dropping it stops its tasks.
+#[derive(Debug)]
+pub struct Gateway {
+    tasks: Vec<JoinHandle<()>>,
+    stats: Arc<GatewayStats>,
+}
+
+impl Gateway {
+    /// Starts polling `config.devices` and listening for their setpoints on `bus`.
+    pub async fn spawn(
+        config: GatewayConfig,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, GatewayError> {
+        let config = config.validated()?;
+        let stats = Arc::new(GatewayStats::default());
+        let (up_tx, up_rx) = mpsc::channel(4096);
+        let mut tasks = Vec::new();
+
+        let uplink = Uplink {
+            bus: Arc::clone(&bus),
+            rx: up_rx,
+            buffer: VecDeque::new(),
+            capacity: config.buffer_capacity.max(1),
+            stats: Arc::clone(&stats),
+        };
+        tasks.push(tokio::spawn(uplink.run()));
+
+        // Group devices by endpoint; one worker each.
+        let mut by_endpoint: HashMap<SocketAddr, Vec<DeviceConfig>> = HashMap::new();
+        for d in &config.devices {
+            by_endpoint.entry(d.endpoint()).or_default().push(d.clone());
+        }
+        let mut routes: HashMap<AssetPath, mpsc::Sender<SetpointMsg>> = HashMap::new();
+        for (endpoint, devices) in by_endpoint {
+            let (tx, rx) = mpsc::channel(256);
+            for d in &devices {
+                routes.insert(d.asset.clone(), tx.clone());
+            }
+            let worker = Worker {
+                endpoint,
+                devices: devices.into_iter().map(DeviceState::new).collect(),
+                commands: rx,
+                uplink: up_tx.clone(),
+                clock: Arc::clone(&clock),
+                settings: Settings::from(&config),
+                stats: Arc::clone(&stats),
+                conn: None,
+            };
+            tasks.push(tokio::spawn(worker.run()));
+        }
+
+        // One setpoint subscription per site.
+        let routes = Arc::new(routes);
+        let sites: BTreeSet<String> = config
+            .devices
+            .iter()
+            .map(|d| d.asset.site().to_string())
+            .collect();
+        for site in sites {
+            let mut sub = bus.subscribe(Topic::Setpoints { site: Some(site) }).await?;
+            let routes = Arc::clone(&routes);
+            let uplink = up_tx.clone();
+            let clock = Arc::clone(&clock);
+            let stats = Arc::clone(&stats);
+            tasks.push(tokio::spawn(async move {
+                while let Some(delivery) = sub.next().await {
+                    route(delivery, &routes, &uplink, clock.as_ref(), &stats).await;
+                }
+            }));
+        }
+        Ok(Self { tasks, stats })
+    }
+
+    /// Live counters.
+    #[must_use]
+    pub fn stats(&self) -> &Arc<GatewayStats> {
+        &self.stats
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn event(asset: Option<AssetPath>, at: DateTime<Utc>, kind: EventKind) -> Message {
+    Message::Event(EventMsg {
+        v: WIRE_VERSION,
+        asset,
+        at,
+        kind,
+    })
+}
+
+async fn route(
+    delivery: Delivery,
+    routes: &HashMap<AssetPath, mpsc::Sender<SetpointMsg>>,
+    uplink: &mpsc::Sender<Message>,
+    clock: &dyn Clock,
+    stats: &GatewayStats,
+) {
+    match delivery {
+        Delivery::Message(Message::Setpoint(sp)) => {
+            let asset = sp.setpoint.asset().clone();
+            match routes.get(&asset) {
+                Some(worker) => {
+                    // The worker's queue is bounded: a flood of setpoints waits here.
+                    let _ = worker.send(sp).await;
+                }
+                None => {
+                    stats.setpoints_rejected.fetch_add(1, Ordering::Relaxed);
+                    let reason = format!("unknown asset {asset}: not served by this gateway");
+                    tracing::warn!(%asset, "setpoint for an unknown asset");
+                    let _ = uplink
+                        .send(event(
+                            Some(asset.clone()),
+                            clock.now(),
+                            EventKind::SetpointRejected {
+                                subject: crate::subjects::setpoint(&asset),
+                                correlation_id: Some(sp.setpoint.correlation_id().clone()),
+                                reason: reason.clone(),
+                            },
+                        ))
+                        .await;
+                    let _ = uplink
+                        .send(Message::Ack(AckMsg {
+                            v: WIRE_VERSION,
+                            asset,
+                            correlation_id: sp.setpoint.correlation_id().clone(),
+                            at: clock.now(),
+                            outcome: AckOutcome::Rejected { reason },
+                        }))
+                        .await;
+                }
+            }
+        }
+        Delivery::Message(_) => {}
+        Delivery::Malformed { subject, error } => {
+            stats.setpoints_rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%subject, %error, "malformed setpoint");
+            let _ = uplink
+                .send(event(
+                    None,
+                    clock.now(),
+                    EventKind::SetpointRejected {
+                        subject,
+                        correlation_id: None,
+                        reason: error.to_string(),
+                    },
+                ))
+                .await;
+        }
+    }
+}
+
+/// Worker settings derived from the configuration.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    poll: Duration,
+    timeout: Duration,
+    stale_after: u32,
+    offline_retry: Duration,
+    reconnect_max: Duration,
+}
+
+impl From<&GatewayConfig> for Settings {
+    fn from(c: &GatewayConfig) -> Self {
+        Self {
+            poll: Duration::from_millis(c.poll_interval_ms),
+            timeout: Duration::from_millis(c.request_timeout_ms),
+            stale_after: c.stale_after_polls.max(1),
+            offline_retry: Duration::from_millis(c.offline_retry_ms),
+            reconnect_max: Duration::from_millis(c.reconnect_max_ms.max(100)),
+        }
+    }
+}
+
+/// What the gateway knows of one device.
+#[derive(Debug)]
+struct DeviceState {
+    cfg: DeviceConfig,
+    map: Option<ModelMap>,
+    description: Option<DeviceDescription>,
+    online: bool,
+    registered: bool,
+    last: Option<PollValues>,
+    repeats: u32,
+    seq: u64,
+    retry_at: Option<Instant>,
+}
+
+impl DeviceState {
+    fn new(cfg: DeviceConfig) -> Self {
+        Self {
+            cfg,
+            map: None,
+            description: None,
+            online: false,
+            registered: false,
+            last: None,
+            repeats: 0,
+            seq: 0,
+            retry_at: None,
+        }
+    }
+
+    /// The next measurement id: unique per asset across gateway restarts (it starts from the
+    /// measurement time in microseconds and only grows).
+    fn next_seq(&mut self, at: DateTime<Utc>) -> u64 {
+        let from_time = u64::try_from(at.timestamp_micros()).unwrap_or(0);
+        self.seq = (self.seq + 1).max(from_time);
+        self.seq
+    }
+}
+
+/// Owns one endpoint's connection and devices.
+struct Worker {
+    endpoint: SocketAddr,
+    devices: Vec<DeviceState>,
+    commands: mpsc::Receiver<SetpointMsg>,
+    uplink: mpsc::Sender<Message>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    stats: Arc<GatewayStats>,
+    conn: Option<Connection>,
+}
+
+impl Worker {
+    async fn emit(&mut self, msg: Message) {
+        // The uplink only stops when the gateway stops.
+        let _ = self.uplink.send(msg).await;
+    }
+
+    async fn run(mut self) {
+        let mut backoff = Duration::from_millis(100);
+        let mut ticks = tokio::time::interval(self.settings.poll);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            if self.conn.is_none() {
+                match Connection::connect(self.endpoint, self.settings.timeout).await {
+                    Ok(c) => {
+                        self.conn = Some(c);
+                        backoff = Duration::from_millis(100);
+                    }
+                    Err(e) => {
+                        self.all_offline(&format!("endpoint {} unreachable: {e}", self.endpoint))
+                            .await;
+                        let wake = tokio::time::sleep(backoff);
+                        tokio::pin!(wake);
+                        loop {
+                            tokio::select! {
+                                () = &mut wake => break,
+                                cmd = self.commands.recv() => match cmd {
+                                    Some(sp) => self.reject(&sp, "device offline: endpoint unreachable".into()).await,
+                                    None => return,
+                                },
+                            }
+                        }
+                        backoff = (backoff * 2).min(self.settings.reconnect_max);
+                        continue;
+                    }
+                }
+            }
+            tokio::select! {
+                biased;
+                cmd = self.commands.recv() => match cmd {
+                    Some(sp) => self.apply_setpoint(sp).await,
+                    None => return,
+                },
+                _ = ticks.tick() => self.poll_all().await,
+            }
+        }
+    }
+
+    async fn all_offline(&mut self, reason: &str) {
+        let now = self.clock.now();
+        for i in 0..self.devices.len() {
+            if self.devices[i].online {
+                self.devices[i].online = false;
+                let asset = self.devices[i].cfg.asset.clone();
+                self.emit(event(
+                    Some(asset),
+                    now,
+                    EventKind::Disconnect {
+                        reason: reason.to_owned(),
+                    },
+                ))
+                .await;
+            }
+        }
+    }
+
+    /// Records a failure of device `i`; drops the connection on a transport error.
+    async fn device_failed(&mut self, i: usize, err: &ClientError) {
+        self.stats.poll_errors.fetch_add(1, Ordering::Relaxed);
+        let now = self.clock.now();
+        let asset = self.devices[i].cfg.asset.clone();
+        if let ClientError::Exception { .. }
+        | ClientError::Model { .. }
+        | ClientError::ShortRead { .. } = err
+        {
+            self.emit(event(
+                Some(asset.clone()),
+                now,
+                EventKind::Fault {
+                    reason: err.to_string(),
+                },
+            ))
+            .await;
+        }
+        let d = &mut self.devices[i];
+        d.retry_at = Some(Instant::now() + self.settings.offline_retry);
+        d.last = None;
+        d.repeats = 0;
+        if d.online {
+            d.online = false;
+            self.emit(event(
+                Some(asset),
+                now,
+                EventKind::Disconnect {
+                    reason: err.to_string(),
+                },
+            ))
+            .await;
+        }
+        if err.is_transport() {
+            self.conn = None;
+        }
+    }
+
+    async fn poll_all(&mut self) {
+        for i in 0..self.devices.len() {
+            if self.conn.is_none() {
+                return;
+            }
+            if self.devices[i].retry_at.is_some_and(|t| Instant::now() < t) {
+                continue;
+            }
+            // Setpoints first, even in the middle of a poll round.
+            while let Ok(sp) = self.commands.try_recv() {
+                self.apply_setpoint(sp).await;
+            }
+            if let Err(e) = self.poll_one(i).await {
+                tracing::debug!(asset = %self.devices[i].cfg.asset, err = %e, "poll failed");
+                self.device_failed(i, &e).await;
+            }
+        }
+    }
+
+    async fn poll_one(&mut self, i: usize) -> Result<(), ClientError> {
+        let unit = self.devices[i].cfg.unit_id;
+        let endpoint = self.endpoint.to_string();
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let map = match self.devices[i].map {
+            Some(m) => m,
+            None => {
+                let map = conn.discover(unit).await?;
+                let b1 = conn.read(unit, map.m1, m1::LEN).await?;
+                let b702 = conn.read(unit, map.m702, m702::LEN).await?;
+                let b802 = conn.read(unit, map.m802, m802::LEN).await?;
+                let desc = client::describe(endpoint, unit, &map, &b1, &b702, &b802);
+                let d = &mut self.devices[i];
+                d.map = Some(map);
+                d.description = Some(desc);
+                map
+            }
+        };
+        let measured_at = self.clock.now();
+        let b701 = conn.read(unit, map.m701, m701::LEN).await?;
+        let b802 = conn.read(unit, map.m802, m802::LEN).await?;
+        let received_at = self.clock.now().max(measured_at);
+        let values = client::decode_poll(&b701, &b802);
+        self.stats.polls.fetch_add(1, Ordering::Relaxed);
+
+        let settings = self.settings;
+        let d = &mut self.devices[i];
+        d.retry_at = None;
+        let asset = d.cfg.asset.clone();
+        let mut out = Vec::new();
+        if !d.registered {
+            d.registered = true;
+            if let Some(desc) = d.description.clone() {
+                out.push(event(
+                    Some(asset.clone()),
+                    measured_at,
+                    EventKind::Registration { device: desc },
+                ));
+            }
+        }
+        if !d.online {
+            d.online = true;
+            out.push(event(Some(asset.clone()), measured_at, EventKind::Connect));
+        }
+        if d.last == Some(values) {
+            d.repeats += 1;
+        } else {
+            d.repeats = 0;
+        }
+        d.last = Some(values);
+        let needed = if values.heartbeat.is_some() {
+            settings.stale_after
+        } else {
+            settings.stale_after * 10
+        };
+        let stale = d.repeats >= needed;
+        let readings = Readings {
+            power: values.power_kw.and_then(|v| Kilowatts::new(v).ok()),
+            soc: values.soc.and_then(|v| Soc::new(v).ok()),
+            energy_injected: values.injected_kwh.and_then(|v| KilowattHours::new(v).ok()),
+            energy_absorbed: values.absorbed_kwh.and_then(|v| KilowattHours::new(v).ok()),
+        };
+        let seq = d.next_seq(measured_at);
+        match TelemetrySample::new(asset, seq, measured_at, received_at, readings) {
+            Ok(sample) => out.push(Message::Telemetry(TelemetryMsg {
+                v: WIRE_VERSION,
+                sample,
+                stale,
+            })),
+            Err(e) => tracing::warn!(err = %e, "sample rejected"),
+        }
+        for m in out {
+            self.emit(m).await;
+        }
+        Ok(())
+    }
+
+    async fn reject(&mut self, sp: &SetpointMsg, reason: String) {
+        self.stats
+            .setpoints_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        let s = &sp.setpoint;
+        let now = self.clock.now();
+        self.emit(event(
+            Some(s.asset().clone()),
+            now,
+            EventKind::SetpointRejected {
+                subject: crate::subjects::setpoint(s.asset()),
+                correlation_id: Some(s.correlation_id().clone()),
+                reason: reason.clone(),
+            },
+        ))
+        .await;
+        self.emit(Message::Ack(AckMsg {
+            v: WIRE_VERSION,
+            asset: s.asset().clone(),
+            correlation_id: s.correlation_id().clone(),
+            at: now,
+            outcome: AckOutcome::Rejected { reason },
+        }))
+        .await;
+    }
+
+    async fn apply_setpoint(&mut self, sp: SetpointMsg) {
+        let s = &sp.setpoint;
+        let now = self.clock.now();
+        let Some(i) = self.devices.iter().position(|d| &d.cfg.asset == s.asset()) else {
+            return self
+                .reject(&sp, "asset not served by this endpoint".into())
+                .await;
+        };
+        if s.is_expired(now) {
+            return self
+                .reject(&sp, format!("expired at {}", s.valid_until().to_rfc3339()))
+                .await;
+        }
+        let d = &self.devices[i];
+        let unit = d.cfg.unit_id;
+        let (Some(map), true) = (d.map, d.online) else {
+            return self.reject(&sp, "device offline".into()).await;
+        };
+        let limits = d
+            .description
+            .as_ref()
+            .and_then(|desc| Some((desc.max_charge_kw?, desc.max_discharge_kw?)));
+        let Some((max_charge, max_discharge)) = limits else {
+            return self
+                .reject(
+                    &sp,
+                    "device limits unknown: it does not serve its power ratings".into(),
+                )
+                .await;
+        };
+        let requested = s.power().get();
+        let applied = requested.clamp(-max_charge, max_discharge);
+        // Truncate toward zero so rounding can never leave the limits.
+        let watts = (applied * 1000.0).trunc() as i32;
+        let clamped = applied != requested;
+        if clamped {
+            self.emit(event(
+                Some(s.asset().clone()),
+                now,
+                EventKind::SetpointClamped {
+                    correlation_id: s.correlation_id().clone(),
+                    requested_kw: s.power(),
+                    applied_kw: Kilowatts::from_watts(f64::from(watts)).unwrap_or(Kilowatts::ZERO),
+                },
+            ))
+            .await;
+        }
+        let remaining = s.remaining(now).num_milliseconds().max(0) as u64;
+        let revert_s = u32::try_from(remaining.div_ceil(1000).max(1)).unwrap_or(u32::MAX - 1);
+        let Some(conn) = self.conn.as_mut() else {
+            return self
+                .reject(&sp, "device offline: endpoint unreachable".into())
+                .await;
+        };
+        match conn
+            .write(
+                unit,
+                client::wset_address(&map),
+                &client::setpoint_words(watts, revert_s),
+            )
+            .await
+        {
+            Ok(()) => {
+                self.stats.setpoints_written.fetch_add(1, Ordering::Relaxed);
+                self.emit(Message::Ack(AckMsg {
+                    v: WIRE_VERSION,
+                    asset: s.asset().clone(),
+                    correlation_id: s.correlation_id().clone(),
+                    at: self.clock.now(),
+                    outcome: AckOutcome::Written {
+                        power_kw: Kilowatts::from_watts(f64::from(watts))
+                            .unwrap_or(Kilowatts::ZERO),
+                        revert_after_s: revert_s,
+                        clamped,
+                    },
+                }))
+                .await;
+            }
+            Err(e) => {
+                let reason = format!("write failed: {e}");
+                self.reject(&sp, reason).await;
+                self.device_failed(i, &e).await;
+            }
+        }
+    }
+}
+
+/// Publishes what the workers produce, in order, through a bounded buffer.
+///
+/// While the bus is unreachable, messages wait in the buffer (at most `capacity`) and are
+/// retried with backoff (100 ms doubling to 5 s), oldest first, so order is kept. When the
+/// buffer is full the oldest telemetry sample is dropped first; events and acks are dropped
+/// only when no telemetry is left to drop. Drops are counted in [`GatewayStats::dropped`].
+struct Uplink {
+    bus: Arc<dyn Bus>,
+    rx: mpsc::Receiver<Message>,
+    buffer: VecDeque<Message>,
+    capacity: usize,
+    stats: Arc<GatewayStats>,
+}
+
+impl Uplink {
+    fn push(&mut self, msg: Message) {
+        if self.buffer.len() >= self.capacity {
+            let victim = self
+                .buffer
+                .iter()
+                .position(|m| matches!(m, Message::Telemetry(_)))
+                .unwrap_or(0);
+            self.buffer.remove(victim);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        self.buffer.push_back(msg);
+    }
+
+    async fn run(mut self) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if self.buffer.is_empty() {
+                match self.rx.recv().await {
+                    Some(m) => self.push(m),
+                    None => return,
+                }
+            }
+            while let Ok(m) = self.rx.try_recv() {
+                self.push(m);
+            }
+            self.stats
+                .buffered
+                .store(self.buffer.len() as u64, Ordering::Relaxed);
+            let Some(front) = self.buffer.front().cloned() else {
+                continue;
+            };
+            match self.bus.publish(front).await {
+                Ok(()) => {
+                    self.buffer.pop_front();
+                    self.stats.published.fetch_add(1, Ordering::Relaxed);
+                    backoff = Duration::from_millis(100);
+                }
+                Err(e) => {
+                    tracing::warn!(err = %e, buffered = self.buffer.len(), "bus unreachable; buffering");
+                    let wake = tokio::time::sleep(backoff);
+                    tokio::pin!(wake);
+                    loop {
+                        tokio::select! {
+                            () = &mut wake => break,
+                            m = self.rx.recv() => match m {
+                                Some(m) => self.push(m),
+                                None => break,
+                            },
+                        }
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_parse_as_an_object_or_as_device_lines() {
+        let obj = r#"{"devices":[{"asset":"r/s/f/x/b","host":"127.0.0.1","port":1502,"unit_id":1}],"poll_interval_ms":250}"#;
+        let c = GatewayConfig::parse(obj).unwrap();
+        assert_eq!(c.poll_interval_ms, 250);
+        assert_eq!(c.request_timeout_ms, 500);
+        let lines = "{\"asset\":\"r/s/f/x/b\",\"host\":\"127.0.0.1\",\"port\":1502,\"unit_id\":1,\"serial\":\"x\"}\n\n{\"asset\":\"r/s/f/x/c\",\"host\":\"127.0.0.1\",\"port\":1502,\"unit_id\":2}\n";
+        assert_eq!(GatewayConfig::parse(lines).unwrap().devices.len(), 2);
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        let err = GatewayConfig::parse("{\"devices\": 3}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1"), "{err}");
+        let err = GatewayConfig::parse(r#"{"devices":[]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no devices"), "{err}");
+        let dup = r#"{"devices":[{"asset":"r/s/f/x/b","host":"127.0.0.1","port":1,"unit_id":1},{"asset":"r/s/f/x/b","host":"127.0.0.1","port":1,"unit_id":2}]}"#;
+        assert!(
+            GatewayConfig::parse(dup)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+        let bad_path = r#"{"asset":"r/s/f/x/b.c","host":"127.0.0.1","port":1,"unit_id":1}"#;
+        assert!(
+            GatewayConfig::parse(bad_path)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid path token")
+        );
+    }
+}
