@@ -226,16 +226,15 @@ async fn out_of_range_setpoints_are_clamped_and_unknown_assets_rejected() {
             clamped: true
         }
     );
-    until(&mut r.events, |m| match m {
+    let applied = until(&mut r.events, |m| match m {
         Message::Event(e) => match e.kind {
-            EventKind::SetpointClamped { applied_kw, .. } => {
-                Some(assert_eq!(applied_kw.get(), max))
-            }
+            EventKind::SetpointClamped { applied_kw, .. } => Some(applied_kw),
             _ => None,
         },
         _ => None,
     })
     .await;
+    assert_eq!(applied.get(), max);
     fleet.advance(Duration::from_secs(2));
     assert_eq!(
         fleet.device(&asset).unwrap().lock().state().power.get(),
