@@ -113,6 +113,16 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
     /// once the journal has stored it).
     async fn publish(&self, msg: Message) -> Result<(), BusError>;
 
+    /// Publishes `msgs` in order. On failure, says how many leading messages were taken
+    /// before the error; the caller keeps the rest. Adapters override this to pipeline (the
+    /// NATS adapter keeps every JetStream acknowledgement of a batch outstanding at once).
+    async fn publish_batch(&self, msgs: &[Message]) -> Result<(), (usize, BusError)> {
+        for (i, m) in msgs.iter().enumerate() {
+            self.publish(m.clone()).await.map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
     /// Subscribes to `topic`.
     async fn subscribe(&self, topic: Topic) -> Result<Subscription, BusError>;
 }

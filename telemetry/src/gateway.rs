@@ -747,10 +747,13 @@ impl Worker {
 
 /// Publishes what the workers produce, in order, through a bounded buffer.
 ///
-/// While the bus is unreachable, messages wait in the buffer (at most `capacity`) and are
-/// retried with backoff (100 ms doubling to 5 s), oldest first, so order is kept. When the
-/// buffer is full the oldest telemetry sample is dropped first; events and acks are dropped
-/// only when no telemetry is left to drop. Drops are counted in [`GatewayStats::dropped`].
+/// Messages are published in batches of up to [`UPLINK_BATCH`] (the NATS adapter keeps the
+/// batch's acknowledgements outstanding at once). While the bus is unreachable, messages wait
+/// in the buffer (at most `capacity`) and are retried with backoff (100 ms doubling to 5 s),
+/// oldest first, so order is kept; the uplink keeps taking messages from the workers all the
+/// while, so polling never stalls. When the buffer is full the oldest telemetry sample is
+/// dropped first; events and acks are dropped only when no telemetry is left to drop. Drops are
+/// counted in [`GatewayStats::dropped`].
 struct Uplink {
     bus: Arc<dyn Bus>,
     rx: mpsc::Receiver<Message>,
@@ -759,54 +762,87 @@ struct Uplink {
     stats: Arc<GatewayStats>,
 }
 
-impl Uplink {
-    fn push(&mut self, msg: Message) {
-        if self.buffer.len() >= self.capacity {
-            let victim = self
-                .buffer
-                .iter()
-                .position(|m| matches!(m, Message::Telemetry(_)))
-                .unwrap_or(0);
-            self.buffer.remove(victim);
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        self.buffer.push_back(msg);
-    }
+/// Most messages published in one batch.
+pub const UPLINK_BATCH: usize = 512;
 
+fn push_bounded(
+    buffer: &mut VecDeque<Message>,
+    capacity: usize,
+    stats: &GatewayStats,
+    msg: Message,
+) {
+    if buffer.len() >= capacity {
+        let victim = buffer
+            .iter()
+            .position(|m| matches!(m, Message::Telemetry(_)))
+            .unwrap_or(0);
+        buffer.remove(victim);
+        stats.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+    buffer.push_back(msg);
+}
+
+impl Uplink {
     async fn run(mut self) {
         let mut backoff = Duration::from_millis(100);
+        let mut open = true;
         loop {
             if self.buffer.is_empty() {
+                if !open {
+                    return;
+                }
                 match self.rx.recv().await {
-                    Some(m) => self.push(m),
+                    Some(m) => push_bounded(&mut self.buffer, self.capacity, &self.stats, m),
                     None => return,
                 }
             }
             while let Ok(m) = self.rx.try_recv() {
-                self.push(m);
+                push_bounded(&mut self.buffer, self.capacity, &self.stats, m);
             }
             self.stats
                 .buffered
                 .store(self.buffer.len() as u64, Ordering::Relaxed);
-            let Some(front) = self.buffer.front().cloned() else {
-                continue;
+            let batch: Vec<Message> = self.buffer.iter().take(UPLINK_BATCH).cloned().collect();
+            // Keep taking messages from the workers while the batch is in flight.
+            let result = {
+                let publish = self.bus.publish_batch(&batch);
+                tokio::pin!(publish);
+                let mut incoming = Vec::new();
+                let result = loop {
+                    tokio::select! {
+                        r = &mut publish => break r,
+                        m = self.rx.recv(), if open => match m {
+                            Some(m) => incoming.push(m),
+                            None => open = false,
+                        },
+                    }
+                };
+                (result, incoming)
             };
-            match self.bus.publish(front).await {
-                Ok(()) => {
-                    self.buffer.pop_front();
-                    self.stats.published.fetch_add(1, Ordering::Relaxed);
-                    backoff = Duration::from_millis(100);
-                }
-                Err(e) => {
+            let (result, incoming) = result;
+            let taken = match &result {
+                Ok(()) => batch.len(),
+                Err((n, _)) => *n,
+            };
+            self.buffer.drain(..taken);
+            self.stats
+                .published
+                .fetch_add(taken as u64, Ordering::Relaxed);
+            for m in incoming {
+                push_bounded(&mut self.buffer, self.capacity, &self.stats, m);
+            }
+            match result {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err((_, e)) => {
                     tracing::warn!(err = %e, buffered = self.buffer.len(), "bus unreachable; buffering");
                     let wake = tokio::time::sleep(backoff);
                     tokio::pin!(wake);
                     loop {
                         tokio::select! {
                             () = &mut wake => break,
-                            m = self.rx.recv() => match m {
-                                Some(m) => self.push(m),
-                                None => break,
+                            m = self.rx.recv(), if open => match m {
+                                Some(m) => push_bounded(&mut self.buffer, self.capacity, &self.stats, m),
+                                None => open = false,
                             },
                         }
                     }

@@ -10,6 +10,7 @@
 pub mod bus;
 pub mod gateway;
 pub mod inproc;
+pub mod nats;
 pub mod subjects;
 pub mod sunspec_client;
 pub mod wire;

