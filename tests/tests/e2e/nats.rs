@@ -282,3 +282,40 @@ async fn killing_nats_mid_run_loses_no_buffered_telemetry() {
     }
     assert_eq!(per_asset.len(), 6);
 }
+
+#[tokio::test]
+async fn a_python_client_reads_telemetry_and_sends_a_setpoint_from_the_wire_doc() {
+    let server = NatsServer::start();
+    let mut r = rig(1, 1, bus(&server).await).await;
+    let fleet = Arc::clone(r.running.fleet());
+    let asset = fleet.sites()[0].device(1).unwrap().asset().clone();
+    until(&mut r.events, |m| match m {
+        Message::Event(e) if e.kind == EventKind::Connect => Some(()),
+        _ => None,
+    })
+    .await;
+    let script = vpp_tests::workspace_root().join("tests/python/nats_client.py");
+    let out = tokio::process::Command::new(vpp_tests::python())
+        .arg(script)
+        .args([server.url(), asset.to_string(), "-1.25".into()])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "nats-py client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["telemetry"]["v"], 1);
+    assert_eq!(v["telemetry"]["asset"], asset.to_string());
+    assert!(v["telemetry"]["readings"]["soc"].as_f64().is_some());
+    assert_eq!(v["subject"], vpp_telemetry::subjects::telemetry(&asset));
+    assert_eq!(v["ack"]["status"], "written", "{v}");
+    assert_eq!(v["ack"]["power_kw"], -1.25);
+    fleet.advance(Duration::from_secs(1));
+    assert_eq!(
+        fleet.device(&asset).unwrap().lock().state().power.get(),
+        -1.25
+    );
+}
