@@ -6,7 +6,8 @@
 //!
 //! API boundary: every error leaves as JSON `{"error": "..."}` with a fitting status code.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -17,6 +18,53 @@ use serde::Serialize;
 use vpp_battery_sim::fleet::{DeviceInfo, RunningFleet};
 use vpp_battery_sim::{Fault, Limit};
 use vpp_domain::{AssetPath, BatterySpecParams};
+use vpp_telemetry::bus::{Bus, BusError, Delivery, Topic};
+use vpp_telemetry::wire::{Message, TelemetryMsg};
+
+/// The latest telemetry per asset, as it arrives on the bus (what the control side sees).
+#[derive(Debug, Default)]
+pub struct LatestTelemetry {
+    latest: Mutex<HashMap<AssetPath, TelemetryMsg>>,
+}
+
+impl LatestTelemetry {
+    /// Subscribes to all telemetry on `bus` and keeps the newest sample of each asset (by
+    /// `measured_at`; older or duplicate samples are ignored).
+    pub async fn follow(bus: &dyn Bus) -> Result<Arc<Self>, BusError> {
+        let mut sub = bus.subscribe(Topic::Telemetry).await?;
+        let store = Arc::new(Self::default());
+        let writer = Arc::clone(&store);
+        tokio::spawn(async move {
+            while let Some(d) = sub.next().await {
+                if let Delivery::Message(Message::Telemetry(t)) = d {
+                    writer.record(t);
+                }
+            }
+        });
+        Ok(store)
+    }
+
+    /// Keeps `t` if it is newer than what is held for its asset.
+    pub fn record(&self, t: TelemetryMsg) {
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        let newer = latest
+            .get(t.sample.asset())
+            .is_none_or(|old| old.sample.measured_at() < t.sample.measured_at());
+        if newer {
+            latest.insert(t.sample.asset().clone(), t);
+        }
+    }
+
+    /// The newest sample of `asset`.
+    #[must_use]
+    pub fn get(&self, asset: &AssetPath) -> Option<TelemetryMsg> {
+        self.latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(asset)
+            .cloned()
+    }
+}
 
 /// One asset as the API shows it: where it is, what it is, what it does now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +93,8 @@ pub struct AssetView {
     pub setpoint_enabled: bool,
     /// Active simulated fault.
     pub fault: &'static str,
+    /// The newest telemetry that reached the control side over the bus, if any.
+    pub telemetry: Option<TelemetryMsg>,
 }
 
 /// Where the API reads assets from.
@@ -58,15 +108,17 @@ pub trait AssetSource: Send + Sync {
 pub struct SimulatedAssets {
     fleet: Arc<vpp_battery_sim::fleet::Fleet>,
     devices: Vec<DeviceInfo>,
+    telemetry: Arc<LatestTelemetry>,
 }
 
 impl SimulatedAssets {
-    /// Reads the device list of a running fleet.
+    /// Reads the device list of a running fleet; telemetry comes from `telemetry`.
     #[must_use]
-    pub fn new(running: &RunningFleet) -> Self {
+    pub fn new(running: &RunningFleet, telemetry: Arc<LatestTelemetry>) -> Self {
         Self {
             fleet: Arc::clone(running.fleet()),
             devices: running.devices(),
+            telemetry,
         }
     }
 }
@@ -101,6 +153,7 @@ impl AssetSource for SimulatedAssets {
                     limit: b.state().limit,
                     setpoint_enabled: b.controls().enabled,
                     fault: fault_name(b.fault()),
+                    telemetry: self.telemetry.get(&info.asset),
                 })
             })
             .collect()
@@ -213,6 +266,7 @@ mod tests {
             limit: Limit::None,
             setpoint_enabled: true,
             fault: "healthy",
+            telemetry: None,
         }
     }
 

@@ -1,7 +1,9 @@
 //! The `vpp` binary: parses the command line and wires the parts together.
 //!
 //! - `vpp sim`: serves a simulated SunSpec fleet over Modbus TCP and prints its device list.
-//! - `vpp run` (the default): the same fleet plus the HTTP API.
+//! - `vpp run` (the default): the same fleet, a gateway polling it, the bus (in-process, or NATS
+//!   with `--nats`) and the HTTP API.
+//! - `vpp gateway`: a gateway as its own process, over NATS.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,9 +12,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use vpp_api::{AppState, SimulatedAssets, app};
+use vpp_api::{AppState, LatestTelemetry, SimulatedAssets, app};
 use vpp_battery_sim::BaseAddress;
 use vpp_battery_sim::fleet::{BaseChoice, ClockConfig, Fleet, FleetConfig, RunningFleet};
+use vpp_telemetry::bus::Bus;
+use vpp_telemetry::gateway::{DeviceConfig, Gateway, GatewayConfig, SystemClock};
+use vpp_telemetry::inproc::InProcessBus;
+use vpp_telemetry::nats::{NatsBus, NatsSettings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,8 +36,25 @@ enum Command {
     /// Serve a simulated fleet of SunSpec batteries over Modbus TCP and print its devices
     /// (one JSON object per line on stdout).
     Sim(FleetArgs),
-    /// Run the service: simulated fleet plus HTTP API (the default command).
+    /// Run the service: simulated fleet, gateway, bus and HTTP API (the default command).
     Run(RunArgs),
+    /// Run a SunSpec gateway: poll the devices of a config file over Modbus TCP, publish on
+    /// NATS, write setpoints from NATS.
+    Gateway(GatewayArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct GatewayArgs {
+    /// NATS server URL.
+    #[arg(long)]
+    nats: String,
+    /// Devices to poll: a JSON object `{"devices": [...], ...}` (docs in README) or JSON Lines
+    /// of devices as `vpp sim` prints them.
+    #[arg(long)]
+    config: std::path::PathBuf,
+    /// Poll interval, ms (overrides the config file).
+    #[arg(long)]
+    poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -79,6 +102,12 @@ struct RunArgs {
     /// Address of the HTTP API.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Use NATS at this URL as the bus (default: the in-process bus).
+    #[arg(long)]
+    nats: Option<String>,
+    /// Gateway poll interval, ms.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    poll_ms: u64,
     #[command(flatten)]
     fleet: FleetArgs,
 }
@@ -168,11 +197,46 @@ async fn sim(args: FleetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn connect_bus(nats: Option<&str>) -> anyhow::Result<Arc<dyn Bus>> {
+    Ok(match nats {
+        Some(url) => {
+            let bus = NatsBus::connect(url, NatsSettings::default())
+                .await
+                .with_context(|| format!("failed to set up the NATS bus at {url}"))?;
+            tracing::info!(%url, "bus: NATS with JetStream");
+            Arc::new(bus)
+        }
+        None => {
+            tracing::info!("bus: in-process");
+            Arc::new(InProcessBus::default())
+        }
+    })
+}
+
+fn gateway_devices(running: &RunningFleet) -> Vec<DeviceConfig> {
+    running
+        .devices()
+        .into_iter()
+        .map(|d| DeviceConfig {
+            asset: d.asset,
+            host: d.host,
+            port: d.port,
+            unit_id: d.unit_id,
+        })
+        .collect()
+}
+
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let running = start_fleet(&args.fleet).await?;
+    let bus = connect_bus(args.nats.as_deref()).await?;
+    let telemetry = LatestTelemetry::follow(bus.as_ref()).await?;
+    let mut gateway_config = GatewayConfig::new(gateway_devices(&running));
+    gateway_config.poll_interval_ms = args.poll_ms;
+    let clock: Arc<dyn vpp_domain::Clock> = Arc::clone(running.fleet()) as _;
+    let gateway = Gateway::spawn(gateway_config, Arc::clone(&bus), clock).await?;
     let state = AppState {
-        assets: Arc::new(SimulatedAssets::new(&running)),
+        assets: Arc::new(SimulatedAssets::new(&running, telemetry)),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -182,7 +246,26 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await
         .context("http server failed")?;
+    drop(gateway);
     drop(running);
+    Ok(())
+}
+
+async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("failed to read gateway config {}", args.config.display()))?;
+    let mut config = GatewayConfig::parse(&text)
+        .with_context(|| format!("in gateway config {}", args.config.display()))?;
+    if let Some(ms) = args.poll_ms {
+        config.poll_interval_ms = ms;
+    }
+    let devices = config.devices.len();
+    let bus = connect_bus(Some(&args.nats)).await?;
+    let gateway = Gateway::spawn(config, bus, Arc::new(SystemClock)).await?;
+    tracing::info!(devices, "gateway polling");
+    shutdown.await;
+    drop(gateway);
     Ok(())
 }
 
@@ -214,6 +297,7 @@ fn real_main() -> anyhow::Result<()> {
         match cli.command {
             Some(Command::Sim(args)) => sim(args).await,
             Some(Command::Run(args)) => run(args).await,
+            Some(Command::Gateway(args)) => gateway(args).await,
             None => run(RunArgs::default()).await,
         }
     })

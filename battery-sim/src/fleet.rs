@@ -373,6 +373,12 @@ impl Fleet {
     }
 }
 
+impl vpp_domain::Clock for Fleet {
+    fn now(&self) -> DateTime<Utc> {
+        Fleet::now(self)
+    }
+}
+
 /// How to reach one simulated battery: the machine-readable device list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {

@@ -130,6 +130,23 @@ fn run_serves_health_and_assets_then_stops_on_ctrl_c() {
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["count"], 6);
+    // Telemetry travels simulator → Modbus → gateway → in-process bus → API.
+    let mut with_telemetry = 0;
+    for _ in 0..100 {
+        let (_, body) = http_get(addr, "/api/v1/assets").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        with_telemetry = v["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["telemetry"]["readings"]["soc"].is_number())
+            .count();
+        if with_telemetry == 6 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(with_telemetry, 6, "every asset's telemetry reached the API");
     let first = &v["assets"][0];
     assert!(first["port"].as_u64().unwrap() > 0);
     let soc = first["soc"].as_f64().unwrap();
@@ -144,4 +161,88 @@ fn run_serves_health_and_assets_then_stops_on_ctrl_c() {
         Some(0),
         "clean exit on ctrl-c"
     );
+}
+
+#[test]
+fn sim_and_gateway_run_as_separate_processes_over_nats() {
+    let server = vpp_tests::NatsServer::start();
+    let mut sim = Command::new(vpp_bin());
+    sim.args([
+        "sim",
+        "--sites",
+        "2",
+        "--batteries-per-site",
+        "2",
+        "--sunspec-base",
+        "mixed",
+    ]);
+    let mut sim = ChildGuard::spawn(sim);
+    let devices = read_json_lines(&mut sim.stdout_lines(), 4);
+    let config = std::env::temp_dir().join(format!("vpp-gw-{}.jsonl", std::process::id()));
+    let lines: Vec<String> = devices.iter().map(ToString::to_string).collect();
+    std::fs::write(&config, lines.join("\n")).unwrap();
+
+    let mut gw = Command::new(vpp_bin());
+    gw.args([
+        "gateway",
+        "--nats",
+        &server.url(),
+        "--poll-ms",
+        "100",
+        "--config",
+    ])
+    .arg(&config);
+    let mut gw = ChildGuard::spawn(gw);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let seen = rt.block_on(async {
+        use vpp_telemetry::bus::{Bus, Delivery, Topic};
+        use vpp_telemetry::wire::Message;
+        let bus = vpp_telemetry::nats::NatsBus::connect(&server.url(), Default::default())
+            .await
+            .unwrap();
+        let mut sub = bus.subscribe(Topic::Telemetry).await.unwrap();
+        let mut seen = BTreeSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while seen.len() < 4 && tokio::time::Instant::now() < deadline {
+            if let Ok(Some(Delivery::Message(Message::Telemetry(t)))) =
+                tokio::time::timeout(Duration::from_secs(1), sub.next()).await
+            {
+                seen.insert(t.sample.asset().to_string());
+            }
+        }
+        seen
+    });
+    let want: BTreeSet<String> = devices
+        .iter()
+        .map(|d| d["asset"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        seen, want,
+        "telemetry from every device of the other process"
+    );
+    assert_eq!(gw.interrupt(Duration::from_secs(10)), Some(0));
+    let _ = std::fs::remove_file(config);
+}
+
+#[test]
+fn gateway_rejects_a_broken_config_with_a_message() {
+    let config = std::env::temp_dir().join(format!("vpp-gw-bad-{}.json", std::process::id()));
+    std::fs::write(
+        &config,
+        r#"{"devices":[{"asset":"a/b","host":"127.0.0.1","port":1,"unit_id":1}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(vpp_bin())
+        .args(["gateway", "--nats", "nats://127.0.0.1:1", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("gateway config") && err.contains("segments"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(config);
 }
