@@ -6,6 +6,8 @@
 //!
 //! API boundary: every error leaves as JSON `{"error": "..."}` with a fitting status code.
 
+pub mod cli;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 

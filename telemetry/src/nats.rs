@@ -150,6 +150,16 @@ impl NatsBus {
         Ok(())
     }
 
+    /// Publishes `msg` on core NATS only: lowest latency, no acknowledgement (the stream bound
+    /// to the subject still stores it, but a message lost in an outage is not retried).
+    pub async fn publish_core(&self, msg: &Message) -> Result<(), BusError> {
+        let subject = msg.subject();
+        self.client
+            .publish(subject.clone(), msg.to_json().into())
+            .await
+            .map_err(|e| unreachable(&subject, e))
+    }
+
     /// The underlying client.
     #[must_use]
     pub fn client(&self) -> &Client {

@@ -1,5 +1,5 @@
-//! Support for vpp's end-to-end tests: locating the `vpp` binary, spawning processes that are
-//! killed when the test ends, the Python interpreter that has pysunspec2, a tiny HTTP client.
+//! Support for vpp's end-to-end tests: spawning processes that are killed when the test ends,
+//! a real `nats-server`, the Python interpreter that has pysunspec2, a tiny HTTP client.
 //!
 //! The tests themselves live in `tests/e2e/` (one test binary, one module per area).
 
@@ -7,7 +7,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The workspace root.
@@ -16,48 +15,6 @@ pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the tests crate sits inside the workspace")
-}
-
-/// Path to the `vpp` binary of the profile these tests were built with, built on first use.
-///
-/// # Panics
-/// If the binary cannot be built.
-pub fn vpp_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current test executable");
-        // <target>/<profile>/deps/<test-binary>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary lives in <target>/<profile>/deps");
-        let profile = profile_dir
-            .file_name()
-            .and_then(|p| p.to_str())
-            .unwrap_or("debug")
-            .to_owned();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root())
-            .args(["build", "--quiet", "-p", "vpp-api", "--bin", "vpp"]);
-        if profile != "debug" {
-            cmd.args([
-                "--profile",
-                if profile == "release" {
-                    "release"
-                } else {
-                    &profile
-                },
-            ]);
-        }
-        let status = cmd
-            .status()
-            .expect("failed to run cargo build for the vpp binary");
-        assert!(status.success(), "cargo build of the vpp binary failed");
-        let bin = profile_dir.join(format!("vpp{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.exists(), "vpp binary not found at {}", bin.display());
-        bin
-    })
 }
 
 /// A child process that is killed when dropped.

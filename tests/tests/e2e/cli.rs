@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use vpp_tests::{ChildGuard, free_port, http_get, read_json_lines, vpp_bin};
+use crate::vpp_bin;
+use vpp_tests::{ChildGuard, free_port, http_get, read_json_lines};
 
 #[test]
 fn sim_lists_one_endpoint_per_site_with_unit_ids_per_battery() {

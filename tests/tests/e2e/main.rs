@@ -10,3 +10,9 @@ mod nats;
 mod rig;
 mod sunspec_conformance;
 mod tidy;
+
+/// The `vpp` command line under test: the same `vpp_api::cli::main` as the `vpp` binary, built
+/// by cargo together with this test binary.
+pub fn vpp_bin() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_vpp-under-test"))
+}

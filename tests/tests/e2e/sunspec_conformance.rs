@@ -5,8 +5,9 @@
 
 use std::process::Command;
 
+use crate::vpp_bin;
 use serde_json::Value;
-use vpp_tests::{ChildGuard, python, read_json_lines, vpp_bin, workspace_root};
+use vpp_tests::{ChildGuard, python, read_json_lines, workspace_root};
 
 fn scan(device: &Value, extra: &[&str]) -> Value {
     let script = workspace_root().join("tests/python/sunspec_scan.py");

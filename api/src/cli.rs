@@ -1,0 +1,307 @@
+//! The `vpp` command line: parses arguments and wires the parts together. The `vpp` binary is
+//! just [`main`]; the end-to-end tests build the same entry point under another name.
+//!
+//! - `vpp sim`: serves a simulated SunSpec fleet over Modbus TCP and prints its device list.
+//! - `vpp run` (the default): the same fleet, a gateway polling it, the bus (in-process, or NATS
+//!   with `--nats`) and the HTTP API.
+//! - `vpp gateway`: a gateway as its own process, over NATS.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{AppState, LatestTelemetry, SimulatedAssets, app};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vpp_battery_sim::BaseAddress;
+use vpp_battery_sim::fleet::{BaseChoice, ClockConfig, Fleet, FleetConfig, RunningFleet};
+use vpp_telemetry::bus::Bus;
+use vpp_telemetry::gateway::{DeviceConfig, Gateway, GatewayConfig, SystemClock};
+use vpp_telemetry::inproc::InProcessBus;
+use vpp_telemetry::nats::{NatsBus, NatsSettings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vpp",
+    version,
+    about = "Virtual power plant: optimisation and dispatch"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a simulated fleet of SunSpec batteries over Modbus TCP and print its devices
+    /// (one JSON object per line on stdout).
+    Sim(FleetArgs),
+    /// Run the service: simulated fleet, gateway, bus and HTTP API (the default command).
+    Run(RunArgs),
+    /// Run a SunSpec gateway: poll the devices of a config file over Modbus TCP, publish on
+    /// NATS, write setpoints from NATS.
+    Gateway(GatewayArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct GatewayArgs {
+    /// NATS server URL.
+    #[arg(long)]
+    nats: String,
+    /// Devices to poll: a JSON object `{"devices": [...], ...}` (docs in README) or JSON Lines
+    /// of devices as `vpp sim` prints them.
+    #[arg(long)]
+    config: std::path::PathBuf,
+    /// Poll interval, ms (overrides the config file).
+    #[arg(long)]
+    poll_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SunSpecBase {
+    #[value(name = "40000")]
+    B40000,
+    #[value(name = "0")]
+    B0,
+    #[value(name = "50000")]
+    B50000,
+    /// Each device at 40000, 0 or 50000, picked from the seed.
+    Mixed,
+}
+
+#[derive(Debug, Clone, Args)]
+struct FleetArgs {
+    /// Number of sites; each is one Modbus TCP endpoint.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    sites: u32,
+    /// Batteries per site, told apart by Modbus unit id 1..=M.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=247))]
+    batteries_per_site: u8,
+    /// Simulated seconds per real second (0 pauses the simulated clock).
+    #[arg(long, default_value_t = 1.0, value_parser = non_negative, allow_negative_numbers = true)]
+    speed: f64,
+    /// Simulated time per step, milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    step_ms: u64,
+    /// First port; site i listens on base-port + i. 0 lets the OS pick free ports.
+    #[arg(long, default_value_t = 0)]
+    base_port: u16,
+    /// Address the Modbus endpoints listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Seed for battery sizes and initial states.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// SunSpec base register of the devices.
+    #[arg(long, value_enum, default_value = "40000")]
+    sunspec_base: SunSpecBase,
+}
+
+#[derive(Debug, Clone, Args)]
+struct RunArgs {
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Use NATS at this URL as the bus (default: the in-process bus).
+    #[arg(long)]
+    nats: Option<String>,
+    /// Gateway poll interval, ms.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    poll_ms: u64,
+    #[command(flatten)]
+    fleet: FleetArgs,
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number >= 0, got {v}")),
+        Err(e) => Err(format!("not a number: {e}")),
+    }
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        match Cli::parse_from(["vpp", "run"]).command {
+            Some(Command::Run(args)) => args,
+            _ => unreachable!("`vpp run` parses as the run command"),
+        }
+    }
+}
+
+async fn start_fleet(args: &FleetArgs) -> anyhow::Result<RunningFleet> {
+    let mut config = FleetConfig::new(
+        args.sites as usize,
+        args.batteries_per_site,
+        chrono::Utc::now(),
+    );
+    config.seed = args.seed;
+    config.base = match args.sunspec_base {
+        SunSpecBase::B40000 => BaseChoice::Fixed(BaseAddress::B40000),
+        SunSpecBase::B0 => BaseChoice::Fixed(BaseAddress::B0),
+        SunSpecBase::B50000 => BaseChoice::Fixed(BaseAddress::B50000),
+        SunSpecBase::Mixed => BaseChoice::Mixed,
+    };
+    let fleet = Arc::new(Fleet::build(&config)?);
+    let clock = ClockConfig {
+        speed: args.speed,
+        step: Duration::from_millis(args.step_ms),
+    };
+    let running = RunningFleet::start(fleet, args.host, args.base_port, clock).await?;
+    tracing::info!(
+        sites = args.sites,
+        batteries = running.fleet().devices().count(),
+        speed = args.speed,
+        "simulated fleet serving modbus tcp"
+    );
+    Ok(running)
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled, so a signal that arrives right after start-up is not lost.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("failed to handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("failed to handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        tracing::info!("shutting down");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+}
+
+async fn sim(args: FleetArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
+    let running = start_fleet(&args).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        for device in running.devices() {
+            serde_json::to_writer(&mut out, &device)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    shutdown.await;
+    drop(running);
+    Ok(())
+}
+
+async fn connect_bus(nats: Option<&str>) -> anyhow::Result<Arc<dyn Bus>> {
+    Ok(match nats {
+        Some(url) => {
+            let bus = NatsBus::connect(url, NatsSettings::default())
+                .await
+                .with_context(|| format!("failed to set up the NATS bus at {url}"))?;
+            tracing::info!(%url, "bus: NATS with JetStream");
+            Arc::new(bus)
+        }
+        None => {
+            tracing::info!("bus: in-process");
+            Arc::new(InProcessBus::default())
+        }
+    })
+}
+
+fn gateway_devices(running: &RunningFleet) -> Vec<DeviceConfig> {
+    running
+        .devices()
+        .into_iter()
+        .map(|d| DeviceConfig {
+            asset: d.asset,
+            host: d.host,
+            port: d.port,
+            unit_id: d.unit_id,
+        })
+        .collect()
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
+    let running = start_fleet(&args.fleet).await?;
+    let bus = connect_bus(args.nats.as_deref()).await?;
+    let telemetry = LatestTelemetry::follow(bus.as_ref()).await?;
+    let mut gateway_config = GatewayConfig::new(gateway_devices(&running));
+    gateway_config.poll_interval_ms = args.poll_ms;
+    let clock: Arc<dyn vpp_domain::Clock> = Arc::clone(running.fleet()) as _;
+    let gateway = Gateway::spawn(gateway_config, Arc::clone(&bus), clock).await?;
+    let state = AppState {
+        assets: Arc::new(SimulatedAssets::new(&running, telemetry)),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to bind the http api on {}", args.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "http api listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("http server failed")?;
+    drop(gateway);
+    drop(running);
+    Ok(())
+}
+
+async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("failed to read gateway config {}", args.config.display()))?;
+    let mut config = GatewayConfig::parse(&text)
+        .with_context(|| format!("in gateway config {}", args.config.display()))?;
+    if let Some(ms) = args.poll_ms {
+        config.poll_interval_ms = ms;
+    }
+    let devices = config.devices.len();
+    let bus = connect_bus(Some(&args.nats)).await?;
+    let gateway = Gateway::spawn(config, bus, Arc::new(SystemClock)).await?;
+    tracing::info!(devices, "gateway polling");
+    shutdown.await;
+    drop(gateway);
+    Ok(())
+}
+
+/// Runs the `vpp` command line with the process's arguments.
+#[must_use]
+pub fn main() -> std::process::ExitCode {
+    match real_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Some(Command::Sim(args)) => sim(args).await,
+            Some(Command::Run(args)) => run(args).await,
+            Some(Command::Gateway(args)) => gateway(args).await,
+            None => run(RunArgs::default()).await,
+        }
+    })
+}
