@@ -61,6 +61,27 @@ fn inproc(c: &mut Criterion) {
     g.finish();
 }
 
+fn encode(c: &mut Criterion) {
+    let msgs = telemetry_messages(DEVICES);
+    let mut g = c.benchmark_group("wire");
+    g.throughput(Throughput::Elements(DEVICES as u64));
+    g.bench_function("subject_and_json_10k_telemetry", |b| {
+        b.iter(|| {
+            for m in &msgs {
+                black_box((m.subject(), m.to_json()));
+            }
+        });
+    });
+    g.bench_function("json_only_10k_telemetry", |b| {
+        b.iter(|| {
+            for m in &msgs {
+                black_box(m.to_json());
+            }
+        });
+    });
+    g.finish();
+}
+
 fn nats(c: &mut Criterion) {
     let server = NatsServer::start();
     let rt = runtime();
@@ -148,5 +169,5 @@ fn nats(c: &mut Criterion) {
     drop(server);
 }
 
-criterion_group!(benches, inproc, nats);
+criterion_group!(benches, encode, inproc, nats);
 criterion_main!(benches);

@@ -16,9 +16,15 @@ use crate::DomainError;
 const MAX_TOKEN_LEN: usize = 64;
 
 /// One NATS-token-safe path segment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Token(String);
+
+impl Serialize for Token {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl Token {
     /// Checked constructor.
@@ -112,9 +118,15 @@ fn split_tokens(path: &str) -> Result<Vec<Token>, DomainError> {
 }
 
 /// Any node of the hierarchy: the fleet root (empty path) down to an asset.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize)]
+#[serde(try_from = "String")]
 pub struct NodePath(Vec<Token>);
+
+impl Serialize for NodePath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
 
 impl NodePath {
     /// The fleet root.
@@ -205,9 +217,21 @@ impl fmt::Display for NodePath {
 }
 
 /// The full path of one asset: `region/substation/feeder/site/asset`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AssetPath(NodePath);
+///
+/// The joined text is kept beside the segments: it is what gets written into every telemetry
+/// message and subject, so it is built once, not per message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub struct AssetPath {
+    node: NodePath,
+    text: Box<str>,
+}
+
+impl Serialize for AssetPath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
 
 impl AssetPath {
     /// Builds an asset path from its five segments.
@@ -222,11 +246,22 @@ impl AssetPath {
             .into_iter()
             .map(Token::new)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self(NodePath(tokens)))
+        Ok(Self::from_node(NodePath(tokens)))
+    }
+
+    fn from_node(node: NodePath) -> Self {
+        let text = node.to_string().into_boxed_str();
+        Self { node, text }
+    }
+
+    /// The path as text, `region/substation/feeder/site/asset`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     fn segment(&self, level: Level) -> &Token {
-        &self.0.0[level.depth() - 1]
+        &self.node.0[level.depth() - 1]
     }
 
     /// `region` segment.
@@ -250,13 +285,13 @@ impl AssetPath {
     /// The asset as a node of the hierarchy.
     #[must_use]
     pub fn node(&self) -> &NodePath {
-        &self.0
+        &self.node
     }
 
     /// The ancestor of this asset at `level` (the asset itself at [`Level::Asset`]).
     #[must_use]
     pub fn ancestor(&self, level: Level) -> NodePath {
-        NodePath(self.0.0[..level.depth()].to_vec())
+        NodePath(self.node.0[..level.depth()].to_vec())
     }
 }
 
@@ -264,7 +299,7 @@ impl TryFrom<NodePath> for AssetPath {
     type Error = DomainError;
     fn try_from(node: NodePath) -> Result<Self, DomainError> {
         if node.level() == Level::Asset {
-            Ok(Self(node))
+            Ok(Self::from_node(node))
         } else {
             Err(DomainError::PathDepth {
                 path: node.to_string(),
@@ -286,7 +321,7 @@ impl FromStr for AssetPath {
                 expected: "5",
             });
         }
-        Ok(Self(NodePath(tokens)))
+        Ok(Self::from_node(NodePath(tokens)))
     }
 }
 
@@ -299,13 +334,13 @@ impl TryFrom<String> for AssetPath {
 
 impl From<AssetPath> for String {
     fn from(value: AssetPath) -> String {
-        value.to_string()
+        value.text.into_string()
     }
 }
 
 impl fmt::Display for AssetPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        f.write_str(&self.text)
     }
 }
 

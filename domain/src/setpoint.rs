@@ -7,9 +7,15 @@ use crate::{AssetPath, BatterySpec, DomainError, Kilowatts};
 
 /// An identifier that ties a setpoint to its acknowledgement (and a plan to its setpoints):
 /// 1 to 128 printable ASCII characters without whitespace.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct CorrelationId(String);
+
+impl Serialize for CorrelationId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl CorrelationId {
     /// Checked constructor.
@@ -60,9 +66,10 @@ impl From<CorrelationId> for String {
 /// validity as the SunSpec 704 revert timeout (`WSetRvrtTms`), so the device itself reverts even
 /// if the control plane and the gateway are gone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "RawSetpoint", into = "RawSetpoint")]
+#[serde(try_from = "RawSetpoint")]
 pub struct Setpoint {
     asset: AssetPath,
+    #[serde(rename = "power_kw")]
     power: Kilowatts,
     issued_at: DateTime<Utc>,
     valid_until: DateTime<Utc>,
@@ -70,7 +77,7 @@ pub struct Setpoint {
     plan_id: Option<CorrelationId>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct RawSetpoint {
     asset: AssetPath,
     power_kw: Kilowatts,
@@ -181,19 +188,6 @@ impl TryFrom<RawSetpoint> for Setpoint {
             r.correlation_id,
             r.plan_id,
         )
-    }
-}
-
-impl From<Setpoint> for RawSetpoint {
-    fn from(s: Setpoint) -> Self {
-        Self {
-            asset: s.asset,
-            power_kw: s.power,
-            issued_at: s.issued_at,
-            valid_until: s.valid_until,
-            correlation_id: s.correlation_id,
-            plan_id: s.plan_id,
-        }
     }
 }
 

@@ -24,7 +24,7 @@ pub struct Readings {
 /// `measured_at` is when the device state was read; `received_at` is when the sample reached
 /// the component that stamped it. Ordering and de-duplication use `measured_at` and `seq`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "RawSample", into = "RawSample")]
+#[serde(try_from = "RawSample")]
 pub struct TelemetrySample {
     asset: AssetPath,
     seq: u64,
@@ -33,7 +33,7 @@ pub struct TelemetrySample {
     readings: Readings,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct RawSample {
     asset: AssetPath,
     seq: u64,
@@ -111,18 +111,6 @@ impl TryFrom<RawSample> for TelemetrySample {
     type Error = DomainError;
     fn try_from(r: RawSample) -> Result<Self, DomainError> {
         Self::new(r.asset, r.seq, r.measured_at, r.received_at, r.readings)
-    }
-}
-
-impl From<TelemetrySample> for RawSample {
-    fn from(s: TelemetrySample) -> Self {
-        Self {
-            asset: s.asset,
-            seq: s.seq,
-            measured_at: s.measured_at,
-            received_at: s.received_at,
-            readings: s.readings,
-        }
     }
 }
 

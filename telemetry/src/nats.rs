@@ -153,11 +153,10 @@ impl NatsBus {
     /// Publishes `msg` on core NATS only: lowest latency, no acknowledgement (the stream bound
     /// to the subject still stores it, but a message lost in an outage is not retried).
     pub async fn publish_core(&self, msg: &Message) -> Result<(), BusError> {
-        let subject = msg.subject();
         self.client
-            .publish(subject.clone(), msg.to_json().into())
+            .publish(msg.subject(), msg.to_json().into())
             .await
-            .map_err(|e| unreachable(&subject, e))
+            .map_err(|e| unreachable(&msg.subject(), e))
     }
 
     /// The underlying client.

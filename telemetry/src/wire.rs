@@ -35,7 +35,7 @@ pub enum WireError {
 }
 
 /// A measured state, as the gateway publishes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TelemetryMsg {
     /// Wire version.
     pub v: u16,
@@ -45,6 +45,56 @@ pub struct TelemetryMsg {
     /// The device served the same values, heartbeat included, for several polls in a row.
     #[serde(default)]
     pub stale: bool,
+}
+
+// Written by hand rather than derived with `flatten`: this runs once per sample, and a flattened
+// struct serializes through a map, about a third slower. Field for field the same JSON.
+impl Serialize for TelemetryMsg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let t = &self.sample;
+        let mut st = s.serialize_struct("TelemetryMsg", 7)?;
+        st.serialize_field("v", &self.v)?;
+        st.serialize_field("asset", t.asset())?;
+        st.serialize_field("seq", &t.seq())?;
+        st.serialize_field("measured_at", &Rfc3339(t.measured_at()))?;
+        st.serialize_field("received_at", &Rfc3339(t.received_at()))?;
+        st.serialize_field("readings", t.readings())?;
+        st.serialize_field("stale", &self.stale)?;
+        st.end()
+    }
+}
+
+/// A UTC time written as RFC 3339 with microseconds (`2026-11-25T12:00:00.123456Z`), by hand:
+/// chrono's general formatter costs a third of a telemetry message's encoding. Parses back with
+/// chrono like any RFC 3339 time.
+struct Rfc3339(DateTime<Utc>);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use chrono::{Datelike, Timelike};
+        let t = self.0;
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            return t.serialize(s);
+        }
+        let mut buf = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        put(17, 2, t.second());
+        // A leap second shows as nanosecond >= 1e9; keep it within the six digits.
+        put(20, 6, (t.nanosecond() / 1000).min(999_999));
+        s.serialize_str(std::str::from_utf8(&buf).unwrap_or_default())
+    }
 }
 
 /// A setpoint command.
@@ -222,13 +272,16 @@ impl Message {
     /// The JSON encoding.
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(320);
         let r = match self {
-            Self::Telemetry(m) => serde_json::to_vec(m),
-            Self::Setpoint(m) => serde_json::to_vec(m),
-            Self::Ack(m) => serde_json::to_vec(m),
-            Self::Event(m) => serde_json::to_vec(m),
+            Self::Telemetry(m) => serde_json::to_writer(&mut out, m),
+            Self::Setpoint(m) => serde_json::to_writer(&mut out, m),
+            Self::Ack(m) => serde_json::to_writer(&mut out, m),
+            Self::Event(m) => serde_json::to_writer(&mut out, m),
         };
-        r.expect("wire types serialize infallibly: no maps with non-string keys, no failing impls")
+        r.map(|()| out).expect(
+            "wire types serialize infallibly: no maps with non-string keys, no failing impls",
+        )
     }
 }
 
@@ -290,6 +343,29 @@ mod tests {
         assert!(v["readings"]["soc"].is_null());
         let back: TelemetryMsg = decode("telemetry", &json).unwrap();
         assert_eq!(Message::Telemetry(back), m);
+    }
+
+    #[test]
+    fn hand_written_timestamps_parse_back_exactly_to_the_microsecond() {
+        for t in [
+            t0(),
+            Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap()
+                + chrono::TimeDelta::microseconds(999_999),
+            Utc.with_ymd_and_hms(2026, 2, 3, 4, 5, 6).unwrap()
+                + chrono::TimeDelta::nanoseconds(7_008_009),
+        ] {
+            let json = serde_json::to_string(&Rfc3339(t)).unwrap();
+            let back: DateTime<Utc> = serde_json::from_str(&json).unwrap();
+            assert_eq!(
+                back,
+                t - chrono::TimeDelta::nanoseconds(i64::from(t.timestamp_subsec_nanos() % 1000)),
+                "{json}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Rfc3339(t0())).unwrap(),
+            "\"2026-06-01T12:00:00.000000Z\""
+        );
     }
 
     #[test]
