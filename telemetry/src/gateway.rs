@@ -503,7 +503,8 @@ impl Worker {
         let asset = self.devices[i].cfg.asset.clone();
         if let ClientError::Exception { .. }
         | ClientError::Model { .. }
-        | ClientError::ShortRead { .. } = err
+        | ClientError::ShortRead { .. }
+        | ClientError::NotSunSpec = err
         {
             self.emit(event(
                 Some(asset.clone()),

@@ -164,6 +164,7 @@ impl Connection {
     /// model chain to the end marker.
     pub async fn discover(&mut self, unit: u8) -> Result<ModelMap, ClientError> {
         let mut found = None;
+        let mut exception = None;
         for base in BaseAddress::ALL {
             match self.read(unit, base.address(), 2).await {
                 Ok(regs) if regs == MARKER => {
@@ -171,12 +172,13 @@ impl Connection {
                     break;
                 }
                 // Another base, an exception, or garbage: try the next base.
-                Ok(_) | Err(ClientError::Exception { .. }) | Err(ClientError::ShortRead { .. }) => {
-                }
+                Err(e @ ClientError::Exception { .. }) => exception = Some(e),
+                Ok(_) | Err(ClientError::ShortRead { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        let base = found.ok_or(ClientError::NotSunSpec)?;
+        // A device that answered nothing but exceptions says more than "not SunSpec".
+        let base = found.ok_or_else(|| exception.unwrap_or(ClientError::NotSunSpec))?;
         let mut at = base.address().wrapping_add(2);
         let (mut a1, mut a701, mut a702, mut a704, mut a802) = (None, None, None, None, None);
         for _ in 0..MAX_MODELS {

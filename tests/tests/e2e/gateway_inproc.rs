@@ -273,3 +273,50 @@ async fn a_reset_burst_reports_missing_values_and_stale_devices_are_flagged() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     ticker.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_device_answering_exceptions_gives_fault_events_and_no_values() {
+    // A gateway config that names a unit the site does not have: the site answers every
+    // request for it with exception 0x0B.
+    let mut r = rig(1, 1).await;
+    let fleet = Arc::clone(r.running.fleet());
+    let real = fleet.sites()[0].device(1).unwrap().asset().clone();
+    let info = &r.running.devices()[0];
+    let ghost: AssetPath = format!("{}/bat099", fleet.sites()[0].name())
+        .parse()
+        .unwrap();
+    let config = vpp_telemetry::gateway::GatewayConfig {
+        poll_interval_ms: 50,
+        request_timeout_ms: 200,
+        offline_retry_ms: 100,
+        ..vpp_telemetry::gateway::GatewayConfig::new(vec![vpp_telemetry::gateway::DeviceConfig {
+            asset: ghost.clone(),
+            host: info.host,
+            port: info.port,
+            unit_id: 99,
+        }])
+    };
+    let _second = vpp_telemetry::gateway::Gateway::spawn(
+        config,
+        Arc::clone(&r.bus),
+        Arc::new(vpp_telemetry::gateway::SystemClock),
+    )
+    .await
+    .unwrap();
+    let reason = until(&mut r.events, |m| match m {
+        Message::Event(e) if e.asset.as_ref() == Some(&ghost) => match e.kind {
+            EventKind::Fault { reason } => Some(reason),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("GatewayTargetDevice"), "{reason}");
+    // Telemetry keeps coming for the real device, never for the ghost.
+    while r.telemetry.try_next().is_some() {}
+    for _ in 0..10 {
+        if let Message::Telemetry(t) = next_msg(&mut r.telemetry).await {
+            assert_eq!(t.sample.asset(), &real);
+        }
+    }
+}
