@@ -76,7 +76,7 @@ struct FleetArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     sites: u32,
     /// Batteries per site, told apart by Modbus unit id 1..=M.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=247))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=239))]
     batteries_per_site: u8,
     /// Simulated seconds per real second (0 pauses the simulated clock).
     #[arg(long, default_value_t = 1.0, value_parser = non_negative, allow_negative_numbers = true)]

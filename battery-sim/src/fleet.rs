@@ -19,8 +19,9 @@ use crate::rng::SplitMix64;
 use crate::server;
 use crate::sunspec::BaseAddress;
 
-/// Highest Modbus unit id a site may use (1..=247 are the valid unicast ids).
-pub const MAX_UNITS_PER_SITE: u8 = 247;
+/// Most batteries a site may have: unit ids 1..=239 (of the valid unicast ids 1..=247, 240 is
+/// the site meter and the rest stay free).
+pub const MAX_UNITS_PER_SITE: u8 = 239;
 
 /// Which SunSpec base address the devices use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,11 +163,17 @@ impl Device {
     }
 }
 
-/// One site: one Modbus TCP endpoint, batteries at unit ids `1..=n`.
+/// Modbus unit id of every site's meter (SunSpec model 201, at base 40000).
+pub const METER_UNIT: u8 = 240;
+
+/// One site: one Modbus TCP endpoint, batteries at unit ids `1..=n`, a meter at
+/// [`METER_UNIT`] measuring the site's grid import.
 #[derive(Debug)]
 pub struct Site {
     name: String,
     devices: Vec<Device>,
+    /// Site consumption other than the batteries, kW (net of any PV; `> 0` consumes).
+    load: Mutex<Kilowatts>,
 }
 
 impl Site {
@@ -186,6 +193,26 @@ impl Site {
     #[must_use]
     pub fn devices(&self) -> &[Device] {
         &self.devices
+    }
+
+    /// Sets the site's load (consumption other than the batteries, net of PV), kW.
+    pub fn set_load(&self, load: Kilowatts) {
+        *self
+            .load
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = load;
+    }
+
+    /// Grid import at the site's connection point: load minus battery power (`> 0` imports).
+    #[must_use]
+    pub fn import(&self) -> Kilowatts {
+        let load = *self
+            .load
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.devices
+            .iter()
+            .fold(load, |acc, d| acc - d.lock().state().power)
     }
 }
 
@@ -246,7 +273,7 @@ impl Fleet {
         }
         if config.batteries_per_site == 0 || config.batteries_per_site > MAX_UNITS_PER_SITE {
             return Err(FleetError::Config(format!(
-                "batteries per site must be within 1..=247 (Modbus unit ids), got {}",
+                "batteries per site must be within 1..=239 (Modbus unit ids; 240 is the meter), got {}",
                 config.batteries_per_site
             )));
         }
@@ -319,6 +346,7 @@ impl Fleet {
             sites.push(Arc::new(Site {
                 name: names.join("/"),
                 devices,
+                load: Mutex::new(Kilowatts::ZERO),
             }));
         }
         Ok(Self {
@@ -552,9 +580,9 @@ mod tests {
     #[test]
     fn bad_configs_are_rejected_with_a_reason() {
         let err = Fleet::build(&FleetConfig::new(1, 0, start())).unwrap_err();
-        assert!(err.to_string().contains("1..=247"), "{err}");
+        assert!(err.to_string().contains("1..=239"), "{err}");
         assert!(Fleet::build(&FleetConfig::new(0, 1, start())).is_err());
-        assert!(Fleet::build(&FleetConfig::new(1, 248, start())).is_err());
+        assert!(Fleet::build(&FleetConfig::new(1, 240, start())).is_err());
     }
 
     #[test]

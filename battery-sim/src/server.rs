@@ -3,7 +3,8 @@
 //! A site is one TCP endpoint (like the Modbus TCP gateway or hybrid inverter of a real site);
 //! its batteries are told apart by unit id. Requests for a unit the site does not have get
 //! exception 0x0B (gateway target device failed to respond), as a real gateway answers; an
-//! offline battery gets no answer at all, so the client times out.
+//! offline battery gets no answer at all, so the client times out. Unit 240 is the site meter
+//! (SunSpec model 201, read-only).
 
 use std::future::{Ready, ready};
 use std::io;
@@ -33,6 +34,9 @@ pub fn handle(
     unit: u8,
     request: Request<'_>,
 ) -> Result<Option<Response>, ExceptionCode> {
+    if unit == crate::fleet::METER_UNIT {
+        return handle_meter(site, unit, request);
+    }
     let Some(device) = site.device(unit) else {
         return Err(ExceptionCode::GatewayTargetDevice);
     };
@@ -75,6 +79,30 @@ pub fn handle(
         _ => return Err(ExceptionCode::IllegalFunction),
     };
     Ok(Some(response))
+}
+
+/// The site meter: read-only SunSpec map at base 40000.
+fn handle_meter(
+    site: &Site,
+    unit: u8,
+    request: Request<'_>,
+) -> Result<Option<Response>, ExceptionCode> {
+    let base = crate::sunspec::BaseAddress::B40000.address();
+    match request {
+        Request::ReadHoldingRegisters(addr, count) => {
+            let offset = addr
+                .checked_sub(base)
+                .ok_or(ExceptionCode::IllegalDataAddress)?;
+            let serial = format!("MTR-{}", site.name().rsplit('/').next().unwrap_or_default());
+            let map = sunspec::encode_meter(site.import().get(), &serial, unit);
+            let regs = sunspec::read(&map, offset, count)?;
+            Ok(Some(Response::ReadHoldingRegisters(regs.to_vec())))
+        }
+        Request::WriteSingleRegister(..) | Request::WriteMultipleRegisters(..) => {
+            Err(ExceptionCode::IllegalDataAddress)
+        }
+        _ => Err(ExceptionCode::IllegalFunction),
+    }
 }
 
 #[derive(Debug, Clone)]

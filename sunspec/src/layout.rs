@@ -1,4 +1,4 @@
-//! SunSpec point offsets and "not implemented" sentinels of models 1, 701, 702, 704 and 802.
+//! SunSpec point offsets and "not implemented" sentinels of models 1, 201, 701, 702, 704 and 802.
 //!
 //! Generated once from the SunSpec model definitions (the JSON files shipped with pysunspec2
 //! 1.3.7) and checked in; offsets count from the model's `ID` register. The conformance test
@@ -647,5 +647,235 @@ pub mod m802 {
         (61, &[0x8000]),
         (62, &[0x8000]),
         (63, &[0x8000]),
+    ];
+}
+/// Points of model 201 (single-phase meter; `W` > 0 imports from the grid).
+#[allow(dead_code, non_upper_case_globals)]
+pub mod m201 {
+    /// Model id.
+    pub const MODEL_ID: u16 = 201;
+    /// Registers in the model, header included (`L` + 2).
+    pub const LEN: u16 = 107;
+    /// `ID` (uint16, 1 register).
+    pub const ID: u16 = 0;
+    /// `L` (uint16, 1 register).
+    pub const L: u16 = 1;
+    /// `A` (int16, 1 register).
+    pub const A: u16 = 2;
+    /// `AphA` (int16, 1 register).
+    pub const AphA: u16 = 3;
+    /// `AphB` (int16, 1 register).
+    pub const AphB: u16 = 4;
+    /// `AphC` (int16, 1 register).
+    pub const AphC: u16 = 5;
+    /// `A_SF` (sunssf, 1 register).
+    pub const A_SF: u16 = 6;
+    /// `PhV` (int16, 1 register).
+    pub const PhV: u16 = 7;
+    /// `PhVphA` (int16, 1 register).
+    pub const PhVphA: u16 = 8;
+    /// `PhVphB` (int16, 1 register).
+    pub const PhVphB: u16 = 9;
+    /// `PhVphC` (int16, 1 register).
+    pub const PhVphC: u16 = 10;
+    /// `PPV` (int16, 1 register).
+    pub const PPV: u16 = 11;
+    /// `PPVphAB` (int16, 1 register).
+    pub const PPVphAB: u16 = 12;
+    /// `PPVphBC` (int16, 1 register).
+    pub const PPVphBC: u16 = 13;
+    /// `PPVphCA` (int16, 1 register).
+    pub const PPVphCA: u16 = 14;
+    /// `V_SF` (sunssf, 1 register).
+    pub const V_SF: u16 = 15;
+    /// `Hz` (int16, 1 register).
+    pub const Hz: u16 = 16;
+    /// `Hz_SF` (sunssf, 1 register).
+    pub const Hz_SF: u16 = 17;
+    /// `W` (int16, 1 register).
+    pub const W: u16 = 18;
+    /// `WphA` (int16, 1 register).
+    pub const WphA: u16 = 19;
+    /// `WphB` (int16, 1 register).
+    pub const WphB: u16 = 20;
+    /// `WphC` (int16, 1 register).
+    pub const WphC: u16 = 21;
+    /// `W_SF` (sunssf, 1 register).
+    pub const W_SF: u16 = 22;
+    /// `VA` (int16, 1 register).
+    pub const VA: u16 = 23;
+    /// `VAphA` (int16, 1 register).
+    pub const VAphA: u16 = 24;
+    /// `VAphB` (int16, 1 register).
+    pub const VAphB: u16 = 25;
+    /// `VAphC` (int16, 1 register).
+    pub const VAphC: u16 = 26;
+    /// `VA_SF` (sunssf, 1 register).
+    pub const VA_SF: u16 = 27;
+    /// `VAR` (int16, 1 register).
+    pub const VAR: u16 = 28;
+    /// `VARphA` (int16, 1 register).
+    pub const VARphA: u16 = 29;
+    /// `VARphB` (int16, 1 register).
+    pub const VARphB: u16 = 30;
+    /// `VARphC` (int16, 1 register).
+    pub const VARphC: u16 = 31;
+    /// `VAR_SF` (sunssf, 1 register).
+    pub const VAR_SF: u16 = 32;
+    /// `PF` (int16, 1 register).
+    pub const PF: u16 = 33;
+    /// `PFphA` (int16, 1 register).
+    pub const PFphA: u16 = 34;
+    /// `PFphB` (int16, 1 register).
+    pub const PFphB: u16 = 35;
+    /// `PFphC` (int16, 1 register).
+    pub const PFphC: u16 = 36;
+    /// `PF_SF` (sunssf, 1 register).
+    pub const PF_SF: u16 = 37;
+    /// `TotWhExp` (acc32, 2 registers).
+    pub const TotWhExp: u16 = 38;
+    /// `TotWhExpPhA` (acc32, 2 registers).
+    pub const TotWhExpPhA: u16 = 40;
+    /// `TotWhExpPhB` (acc32, 2 registers).
+    pub const TotWhExpPhB: u16 = 42;
+    /// `TotWhExpPhC` (acc32, 2 registers).
+    pub const TotWhExpPhC: u16 = 44;
+    /// `TotWhImp` (acc32, 2 registers).
+    pub const TotWhImp: u16 = 46;
+    /// `TotWhImpPhA` (acc32, 2 registers).
+    pub const TotWhImpPhA: u16 = 48;
+    /// `TotWhImpPhB` (acc32, 2 registers).
+    pub const TotWhImpPhB: u16 = 50;
+    /// `TotWhImpPhC` (acc32, 2 registers).
+    pub const TotWhImpPhC: u16 = 52;
+    /// `TotWh_SF` (sunssf, 1 register).
+    pub const TotWh_SF: u16 = 54;
+    /// `TotVAhExp` (acc32, 2 registers).
+    pub const TotVAhExp: u16 = 55;
+    /// `TotVAhExpPhA` (acc32, 2 registers).
+    pub const TotVAhExpPhA: u16 = 57;
+    /// `TotVAhExpPhB` (acc32, 2 registers).
+    pub const TotVAhExpPhB: u16 = 59;
+    /// `TotVAhExpPhC` (acc32, 2 registers).
+    pub const TotVAhExpPhC: u16 = 61;
+    /// `TotVAhImp` (acc32, 2 registers).
+    pub const TotVAhImp: u16 = 63;
+    /// `TotVAhImpPhA` (acc32, 2 registers).
+    pub const TotVAhImpPhA: u16 = 65;
+    /// `TotVAhImpPhB` (acc32, 2 registers).
+    pub const TotVAhImpPhB: u16 = 67;
+    /// `TotVAhImpPhC` (acc32, 2 registers).
+    pub const TotVAhImpPhC: u16 = 69;
+    /// `TotVAh_SF` (sunssf, 1 register).
+    pub const TotVAh_SF: u16 = 71;
+    /// `TotVArhImpQ1` (acc32, 2 registers).
+    pub const TotVArhImpQ1: u16 = 72;
+    /// `TotVArhImpQ1PhA` (acc32, 2 registers).
+    pub const TotVArhImpQ1PhA: u16 = 74;
+    /// `TotVArhImpQ1PhB` (acc32, 2 registers).
+    pub const TotVArhImpQ1PhB: u16 = 76;
+    /// `TotVArhImpQ1PhC` (acc32, 2 registers).
+    pub const TotVArhImpQ1PhC: u16 = 78;
+    /// `TotVArhImpQ2` (acc32, 2 registers).
+    pub const TotVArhImpQ2: u16 = 80;
+    /// `TotVArhImpQ2PhA` (acc32, 2 registers).
+    pub const TotVArhImpQ2PhA: u16 = 82;
+    /// `TotVArhImpQ2PhB` (acc32, 2 registers).
+    pub const TotVArhImpQ2PhB: u16 = 84;
+    /// `TotVArhImpQ2PhC` (acc32, 2 registers).
+    pub const TotVArhImpQ2PhC: u16 = 86;
+    /// `TotVArhExpQ3` (acc32, 2 registers).
+    pub const TotVArhExpQ3: u16 = 88;
+    /// `TotVArhExpQ3PhA` (acc32, 2 registers).
+    pub const TotVArhExpQ3PhA: u16 = 90;
+    /// `TotVArhExpQ3PhB` (acc32, 2 registers).
+    pub const TotVArhExpQ3PhB: u16 = 92;
+    /// `TotVArhExpQ3PhC` (acc32, 2 registers).
+    pub const TotVArhExpQ3PhC: u16 = 94;
+    /// `TotVArhExpQ4` (acc32, 2 registers).
+    pub const TotVArhExpQ4: u16 = 96;
+    /// `TotVArhExpQ4PhA` (acc32, 2 registers).
+    pub const TotVArhExpQ4PhA: u16 = 98;
+    /// `TotVArhExpQ4PhB` (acc32, 2 registers).
+    pub const TotVArhExpQ4PhB: u16 = 100;
+    /// `TotVArhExpQ4PhC` (acc32, 2 registers).
+    pub const TotVArhExpQ4PhC: u16 = 102;
+    /// `TotVArh_SF` (sunssf, 1 register).
+    pub const TotVArh_SF: u16 = 104;
+    /// `Evt` (bitfield32, 2 registers).
+    pub const Evt: u16 = 105;
+    /// `(offset, words)` of every point whose "not implemented" value is not all `0xFFFF`.
+    pub const NON_FFFF_SENTINELS: &[(u16, &[u16])] = &[
+        (2, &[0x8000]),
+        (3, &[0x8000]),
+        (4, &[0x8000]),
+        (5, &[0x8000]),
+        (6, &[0x8000]),
+        (7, &[0x8000]),
+        (8, &[0x8000]),
+        (9, &[0x8000]),
+        (10, &[0x8000]),
+        (11, &[0x8000]),
+        (12, &[0x8000]),
+        (13, &[0x8000]),
+        (14, &[0x8000]),
+        (15, &[0x8000]),
+        (16, &[0x8000]),
+        (17, &[0x8000]),
+        (18, &[0x8000]),
+        (19, &[0x8000]),
+        (20, &[0x8000]),
+        (21, &[0x8000]),
+        (22, &[0x8000]),
+        (23, &[0x8000]),
+        (24, &[0x8000]),
+        (25, &[0x8000]),
+        (26, &[0x8000]),
+        (27, &[0x8000]),
+        (28, &[0x8000]),
+        (29, &[0x8000]),
+        (30, &[0x8000]),
+        (31, &[0x8000]),
+        (32, &[0x8000]),
+        (33, &[0x8000]),
+        (34, &[0x8000]),
+        (35, &[0x8000]),
+        (36, &[0x8000]),
+        (37, &[0x8000]),
+        (38, &[0x0, 0x0]),
+        (40, &[0x0, 0x0]),
+        (42, &[0x0, 0x0]),
+        (44, &[0x0, 0x0]),
+        (46, &[0x0, 0x0]),
+        (48, &[0x0, 0x0]),
+        (50, &[0x0, 0x0]),
+        (52, &[0x0, 0x0]),
+        (54, &[0x8000]),
+        (55, &[0x0, 0x0]),
+        (57, &[0x0, 0x0]),
+        (59, &[0x0, 0x0]),
+        (61, &[0x0, 0x0]),
+        (63, &[0x0, 0x0]),
+        (65, &[0x0, 0x0]),
+        (67, &[0x0, 0x0]),
+        (69, &[0x0, 0x0]),
+        (71, &[0x8000]),
+        (72, &[0x0, 0x0]),
+        (74, &[0x0, 0x0]),
+        (76, &[0x0, 0x0]),
+        (78, &[0x0, 0x0]),
+        (80, &[0x0, 0x0]),
+        (82, &[0x0, 0x0]),
+        (84, &[0x0, 0x0]),
+        (86, &[0x0, 0x0]),
+        (88, &[0x0, 0x0]),
+        (90, &[0x0, 0x0]),
+        (92, &[0x0, 0x0]),
+        (94, &[0x0, 0x0]),
+        (96, &[0x0, 0x0]),
+        (98, &[0x0, 0x0]),
+        (100, &[0x0, 0x0]),
+        (102, &[0x0, 0x0]),
+        (104, &[0x8000]),
     ];
 }

@@ -103,6 +103,26 @@ pub struct GatewayConfig {
     /// first (events and acks are kept while any telemetry can go instead).
     #[serde(default = "default_buffer")]
     pub buffer_capacity: usize,
+    /// Local fallback per site: while the bus is unreachable, hold the site's grid import
+    /// under a limit with its batteries.
+    #[serde(default)]
+    pub fallback: Vec<SiteFallback>,
+}
+
+fn default_meter_unit() -> u8 {
+    240
+}
+
+/// Local fallback of one site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteFallback {
+    /// The site, `region/substation/feeder/site`.
+    pub site: vpp_domain::NodePath,
+    /// Import limit held while the control plane is unreachable, kW.
+    pub import_limit_kw: f64,
+    /// Modbus unit id of the site meter (SunSpec model 201) at the site's endpoint.
+    #[serde(default = "default_meter_unit")]
+    pub meter_unit: u8,
 }
 
 impl GatewayConfig {
@@ -117,6 +137,7 @@ impl GatewayConfig {
             offline_retry_ms: default_offline_retry_ms(),
             reconnect_max_ms: default_reconnect_max_ms(),
             buffer_capacity: default_buffer(),
+            fallback: Vec::new(),
         }
     }
 
@@ -161,6 +182,20 @@ impl GatewayConfig {
                 )));
             }
         }
+        for f in &self.fallback {
+            if f.site.level() != vpp_domain::Level::Site {
+                return Err(GatewayError::Config(format!(
+                    "fallback site {:?} is not a site path",
+                    f.site.to_string()
+                )));
+            }
+            if !f.import_limit_kw.is_finite() {
+                return Err(GatewayError::Config(format!(
+                    "fallback import limit of {} is not a number",
+                    f.site
+                )));
+            }
+        }
         if self.poll_interval_ms == 0 || self.request_timeout_ms == 0 {
             return Err(GatewayError::Config(
                 "poll_interval_ms and request_timeout_ms must be positive".into(),
@@ -198,6 +233,10 @@ pub struct GatewayStats {
     pub setpoints_written: AtomicU64,
     /// Setpoints rejected.
     pub setpoints_rejected: AtomicU64,
+    /// Whether the last publish failed (the bus, so the control plane, is unreachable).
+    pub bus_down: std::sync::atomic::AtomicBool,
+    /// Fallback setpoints written.
+    pub fallback_writes: AtomicU64,
 }
 
 /// A running gateway; dropping it stops its tasks.
@@ -239,7 +278,21 @@ impl Gateway {
             for d in &devices {
                 routes.insert(d.asset.clone(), tx.clone());
             }
+            let fallback = config
+                .fallback
+                .iter()
+                .find(|f| {
+                    devices
+                        .iter()
+                        .any(|d| d.asset.ancestor(vpp_domain::Level::Site) == f.site)
+                })
+                .map(|f| FallbackState {
+                    config: f.clone(),
+                    meter_at: None,
+                    engaged: false,
+                });
             let worker = Worker {
+                fallback,
                 endpoint,
                 devices: devices.into_iter().map(DeviceState::new).collect(),
                 commands: rx,
@@ -420,7 +473,16 @@ impl DeviceState {
 }
 
 /// Owns one endpoint's connection and devices.
+/// The local fallback of a worker's site.
+#[derive(Debug)]
+struct FallbackState {
+    config: SiteFallback,
+    meter_at: Option<u16>,
+    engaged: bool,
+}
+
 struct Worker {
+    fallback: Option<FallbackState>,
     endpoint: SocketAddr,
     devices: Vec<DeviceState>,
     commands: mpsc::Receiver<SetpointMsg>,
@@ -473,7 +535,10 @@ impl Worker {
                     Some(sp) => self.apply_setpoint(sp).await,
                     None => return,
                 },
-                _ = ticks.tick() => self.poll_all().await,
+                _ = ticks.tick() => {
+                    self.poll_all().await;
+                    self.fallback_round().await;
+                }
             }
         }
     }
@@ -629,6 +694,114 @@ impl Worker {
         }
         for m in out {
             self.emit(m).await;
+        }
+        Ok(())
+    }
+
+    /// One round of the local fallback: engaged only while the bus is unreachable.
+    async fn fallback_round(&mut self) {
+        let Some(mut fb) = self.fallback.take() else {
+            return;
+        };
+        let bus_down = self.stats.bus_down.load(Ordering::Relaxed);
+        let now = self.clock.now();
+        if !bus_down {
+            if fb.engaged {
+                fb.engaged = false;
+                self.emit(event(
+                    None,
+                    now,
+                    EventKind::FallbackReleased {
+                        site: fb.config.site.to_string(),
+                    },
+                ))
+                .await;
+            }
+            self.fallback = Some(fb);
+            return;
+        }
+        if let Err(e) = self.hold_import(&mut fb).await {
+            tracing::warn!(site = %fb.config.site, err = %e, "local fallback round failed");
+            if e.is_transport() {
+                self.conn = None;
+            }
+            fb.meter_at = None;
+        }
+        self.fallback = Some(fb);
+    }
+
+    async fn hold_import(&mut self, fb: &mut FallbackState) -> Result<(), ClientError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let unit = fb.config.meter_unit;
+        let at = match fb.meter_at {
+            Some(at) => at,
+            None => *fb.meter_at.insert(conn.discover_meter(unit).await?),
+        };
+        let Some(import_kw) = conn.read_meter(unit, at).await? else {
+            return Ok(());
+        };
+        // Only online batteries with known ratings take part.
+        let members: Vec<(usize, crate::fallback::BatteryView)> = self
+            .devices
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.online && d.map.is_some())
+            .filter_map(|(i, d)| {
+                let desc = d.description.as_ref()?;
+                let last = d.last?;
+                Some((
+                    i,
+                    crate::fallback::BatteryView {
+                        power_kw: last.power_kw.unwrap_or(0.0),
+                        max_discharge_kw: desc.max_discharge_kw?,
+                        soc: last.soc,
+                        soc_reserve: desc.soc_reserve,
+                    },
+                ))
+            })
+            .collect();
+        let views: Vec<_> = members.iter().map(|(_, v)| *v).collect();
+        let limit = fb.config.import_limit_kw;
+        let Some(targets) = crate::fallback::hold_import(import_kw, limit, fb.engaged, &views)
+        else {
+            return Ok(());
+        };
+        if !fb.engaged {
+            fb.engaged = true;
+            let now = self.clock.now();
+            tracing::warn!(site = %fb.config.site, import_kw, limit, "bus unreachable: local fallback holds the import");
+            self.emit(event(
+                None,
+                now,
+                EventKind::FallbackEngaged {
+                    site: fb.config.site.to_string(),
+                    import_kw,
+                    limit_kw: limit,
+                },
+            ))
+            .await;
+        }
+        // Short-lived commands: if the gateway itself dies, the batteries revert on their own.
+        let revert_s = u32::try_from((self.settings.poll.as_secs() * 3).max(5)).unwrap_or(5);
+        for ((i, _), kw) in members.iter().zip(targets) {
+            let d = &self.devices[*i];
+            let (Some(map), unit) = (d.map, d.cfg.unit_id) else {
+                continue;
+            };
+            // Truncated toward zero: never beyond the rating the target was clamped to.
+            let watts = (kw * 1000.0).trunc() as i32;
+            let Some(conn) = self.conn.as_mut() else {
+                return Ok(());
+            };
+            conn.write(
+                unit,
+                client::wset_address(&map),
+                &client::setpoint_words(watts, revert_s),
+            )
+            .await?;
+            self.stats.fallback_writes.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -832,6 +1005,9 @@ impl Uplink {
             for m in incoming {
                 push_bounded(&mut self.buffer, self.capacity, &self.stats, m);
             }
+            self.stats
+                .bus_down
+                .store(result.is_err(), Ordering::Relaxed);
             match result {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err((_, e)) => {

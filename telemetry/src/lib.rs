@@ -8,6 +8,7 @@
 //! Architecture invariant: `wire` and `subjects` are pure; adapters translate and delegate.
 
 pub mod bus;
+pub mod fallback;
 pub mod gateway;
 pub mod inproc;
 pub mod nats;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::prelude::SlaveContext;
 use tokio_modbus::{ExceptionCode, Slave};
-use vpp_sunspec::layout::{m1, m701, m702, m704, m802};
+use vpp_sunspec::layout::{m1, m201, m701, m702, m704, m802};
 use vpp_sunspec::{self as ss, BaseAddress, END_MODEL_ID, MARKER};
 
 use crate::wire::DeviceDescription;
@@ -160,6 +160,45 @@ impl Connection {
         .map_err(|code| ClientError::Exception { address, code })
     }
 
+    /// Finds the meter model 201 of `unit` (a site meter) and returns its address.
+    pub async fn discover_meter(&mut self, unit: u8) -> Result<u16, ClientError> {
+        for base in BaseAddress::ALL {
+            let Ok(regs) = self.read(unit, base.address(), 2).await else {
+                continue;
+            };
+            if regs != MARKER {
+                continue;
+            }
+            let mut at = base.address().wrapping_add(2);
+            for _ in 0..MAX_MODELS {
+                let hdr = self.read(unit, at, 2).await?;
+                match (hdr[0], hdr[1]) {
+                    (END_MODEL_ID, _) => break,
+                    (201, len) if len + 2 == m201::LEN => return Ok(at),
+                    (id, len) => {
+                        at = at.checked_add(len + 2).ok_or(ClientError::Model {
+                            model: id,
+                            problem: "runs past the end of the register space",
+                        })?;
+                    }
+                }
+            }
+        }
+        Err(ClientError::Model {
+            model: 201,
+            problem: "is missing: no site meter at this unit",
+        })
+    }
+
+    /// Reads a site meter's grid import, kW (`> 0` imports), from its model 201 at `at`.
+    pub async fn read_meter(&mut self, unit: u8, at: u16) -> Result<Option<f64>, ClientError> {
+        let b = self.read(unit, at, m201::LEN).await?;
+        if is_burst(&b) {
+            return Ok(None);
+        }
+        Ok(ss::int16(b[usize::from(m201::W)], b[usize::from(m201::W_SF)]).map(|w| w / 1000.0))
+    }
+
     /// Finds the SunSpec map of `unit`: tries 40000, 0 and 50000 for the marker, then walks the
     /// model chain to the end marker.
     pub async fn discover(&mut self, unit: u8) -> Result<ModelMap, ClientError> {
@@ -180,49 +219,37 @@ impl Connection {
         // A device that answered nothing but exceptions says more than "not SunSpec".
         let base = found.ok_or_else(|| exception.unwrap_or(ClientError::NotSunSpec))?;
         let mut at = base.address().wrapping_add(2);
-        let (mut a1, mut a701, mut a702, mut a704, mut a802) = (None, None, None, None, None);
+        let mut models = Vec::new();
         for _ in 0..MAX_MODELS {
             let hdr = self.read(unit, at, 2).await?;
             let (id, len) = (hdr[0], hdr[1]);
             if id == END_MODEL_ID {
                 break;
             }
-            let expect = |model: u16, want: u16| {
-                if len + 2 == want {
-                    Ok(Some(at))
-                } else {
-                    Err(ClientError::Model {
-                        model,
-                        problem: "has an unexpected length",
-                    })
-                }
-            };
-            match id {
-                1 => a1 = expect(1, m1::LEN)?,
-                701 => a701 = expect(701, m701::LEN)?,
-                702 => a702 = expect(702, m702::LEN)?,
-                704 => a704 = expect(704, m704::LEN)?,
-                802 => a802 = expect(802, m802::LEN)?,
-                _ => {}
-            }
+            models.push((id, at, len + 2));
             at = at.checked_add(len + 2).ok_or(ClientError::Model {
                 model: id,
                 problem: "runs past the end of the register space",
             })?;
         }
-        let need = |a: Option<u16>, model| {
-            a.ok_or(ClientError::Model {
+        let find = |model: u16, want: u16| match models.iter().find(|m| m.0 == model) {
+            Some(&(_, at, len)) if len == want => Ok(at),
+            Some(_) => Err(ClientError::Model {
+                model,
+                problem: "has an unexpected length",
+            }),
+            None => Err(ClientError::Model {
                 model,
                 problem: "is missing",
-            })
+            }),
         };
         Ok(ModelMap {
             base,
-            m1: need(a1, 1)?,
-            m701: need(a701, 701)?,
-            m702: need(a702, 702)?,
-            m704: need(a704, 704)?,
-            m802: need(a802, 802)?,
+            m1: find(1, m1::LEN)?,
+            m701: find(701, m701::LEN)?,
+            m702: find(702, m702::LEN)?,
+            m704: find(704, m704::LEN)?,
+            m802: find(802, m802::LEN)?,
         })
     }
 }

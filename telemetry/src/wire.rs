@@ -213,6 +213,22 @@ pub enum EventKind {
         /// What went wrong.
         reason: String,
     },
+    /// The bus is unreachable and the site's import exceeded its limit: the gateway's local
+    /// fallback took over the site's batteries (`asset` is `null`; see `site`).
+    FallbackEngaged {
+        /// The site.
+        site: String,
+        /// Measured import, kW.
+        import_kw: f64,
+        /// The limit held, kW.
+        limit_kw: f64,
+    },
+    /// The bus is back: the local fallback let go of the site (its last setpoints expire by
+    /// their revert timers).
+    FallbackReleased {
+        /// The site.
+        site: String,
+    },
 }
 
 impl EventKind {
@@ -226,6 +242,8 @@ impl EventKind {
             Self::SetpointClamped { .. } => "setpoint_clamped",
             Self::SetpointRejected { .. } => "setpoint_rejected",
             Self::Fault { .. } => "fault",
+            Self::FallbackEngaged { .. } => "fallback_engaged",
+            Self::FallbackReleased { .. } => "fallback_released",
         }
     }
 }

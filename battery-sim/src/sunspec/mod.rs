@@ -17,7 +17,60 @@ use crate::device::{Controls, SimBattery, WSetMode};
 use crate::physics::BatteryState;
 pub use vpp_sunspec::BaseAddress;
 pub use vpp_sunspec::layout;
-use vpp_sunspec::layout::{m1, m701, m702, m704, m802};
+use vpp_sunspec::layout::{m1, m201, m701, m702, m704, m802};
+
+/// A site meter's map: `"SunS"`, model 1, model 201 (single-phase meter), end marker.
+pub mod meter {
+    use super::{m1, m201};
+    /// Start of model 1.
+    pub const M1_AT: u16 = 2;
+    /// Start of model 201.
+    pub const M201_AT: u16 = M1_AT + m1::LEN;
+    /// Start of the end marker.
+    pub const END_AT: u16 = M201_AT + m201::LEN;
+    /// Registers in the map.
+    pub const MAP_LEN: u16 = END_AT + 2;
+}
+
+/// Encodes a site meter's map (offset 0 is the base address): grid import `import_kw`
+/// (`> 0` imports), 230 V, 50 Hz.
+#[must_use]
+pub fn encode_meter(import_kw: f64, serial: &str, unit_id: u8) -> Vec<u16> {
+    let mut img = Image {
+        regs: [0xFFFF; MAP_LEN as usize],
+    };
+    img.put_str(0, 2, "SunS");
+    img.blank_model(meter::M1_AT, m1::MODEL_ID, m1::LEN, m1::NON_FFFF_SENTINELS);
+    img.blank_model(
+        meter::M201_AT,
+        m201::MODEL_ID,
+        m201::LEN,
+        m201::NON_FFFF_SENTINELS,
+    );
+    img.put(meter::END_AT, 0xFFFF);
+    img.put(meter::END_AT + 1, 0);
+    img.put_str(meter::M1_AT + m1::Mn, 16, "vpp");
+    img.put_str(meter::M1_AT + m1::Md, 16, "vpp-site-meter");
+    img.put_str(meter::M1_AT + m1::SN, 16, serial);
+    img.put(meter::M1_AT + m1::DA, u16::from(unit_id));
+    let a = meter::M201_AT;
+    let w = import_kw * 1000.0;
+    let w_sf = sf_for(w.abs(), 32767.0, 0);
+    let a_sf = sf_for(w.abs() / V_AC, 32767.0, -2);
+    img.put(a + m201::W, i16_reg(w, w_sf));
+    img.put(a + m201::WphA, i16_reg(w, w_sf));
+    img.put(a + m201::W_SF, sf_reg(w_sf));
+    img.put(a + m201::A, i16_reg(w / V_AC, a_sf));
+    img.put(a + m201::AphA, i16_reg(w / V_AC, a_sf));
+    img.put(a + m201::A_SF, sf_reg(a_sf));
+    img.put(a + m201::PhV, i16_reg(V_AC, SF_V));
+    img.put(a + m201::PhVphA, i16_reg(V_AC, SF_V));
+    img.put(a + m201::V_SF, sf_reg(SF_V));
+    img.put(a + m201::Hz, i16_reg(50.0, SF_HZ));
+    img.put(a + m201::Hz_SF, sf_reg(SF_HZ));
+    img.put_u32(a + m201::Evt, 0);
+    img.regs[..usize::from(meter::MAP_LEN)].to_vec()
+}
 
 /// Start of model 1, relative to the base.
 pub const M1_AT: u16 = 2;

@@ -14,7 +14,7 @@ use vpp_telemetry::nats::{NatsBus, NatsSettings, TELEMETRY_STREAM};
 use vpp_telemetry::wire::{self, AckOutcome, EventKind, Message, TelemetryMsg};
 use vpp_tests::NatsServer;
 
-use crate::rig::{next_msg, rig, setpoint, until};
+use crate::rig::{next_msg, rig, rig_with, setpoint, until};
 
 async fn bus(server: &NatsServer) -> Arc<NatsBus> {
     Arc::new(
@@ -318,4 +318,66 @@ async fn a_python_client_reads_telemetry_and_sends_a_setpoint_from_the_wire_doc(
         fleet.device(&asset).unwrap().lock().state().power.get(),
         -1.25
     );
+}
+
+#[tokio::test]
+async fn the_local_fallback_holds_the_site_import_while_nats_is_down() {
+    let mut server = NatsServer::start();
+    let limit = 4.0;
+    let r = rig_with(1, 3, bus(&server).await, |gw, fleet| {
+        gw.fallback.push(vpp_telemetry::gateway::SiteFallback {
+            site: fleet.sites()[0].name().parse().unwrap(),
+            import_limit_kw: limit,
+            meter_unit: vpp_battery_sim::fleet::METER_UNIT,
+        });
+    })
+    .await;
+    let fleet = Arc::clone(r.running.fleet());
+    let site = Arc::clone(&fleet.sites()[0]);
+    site.set_load(vpp_domain::Kilowatts::new(12.0).unwrap());
+    let stats = Arc::clone(r.gateway.stats());
+    // Simulated time runs (20 ms of real time per simulated second).
+    let ticker = {
+        let fleet = Arc::clone(&fleet);
+        tokio::spawn(async move {
+            loop {
+                fleet.advance(Duration::from_secs(1));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    // While the bus is up, the fallback stays out of the way.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stats.fallback_writes.load(Ordering::Relaxed), 0);
+    assert!(site.import().get() > 11.9, "{}", site.import());
+
+    server.kill();
+    let mut held = false;
+    for _ in 0..300 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if site.import().get() <= limit + 0.05 {
+            held = true;
+            break;
+        }
+    }
+    assert!(
+        held,
+        "import {} not brought under {limit} kW",
+        site.import()
+    );
+    // It stays there, and no battery goes beyond its rating.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            site.import().get() <= limit + 0.05,
+            "import {}",
+            site.import()
+        );
+        for d in site.devices() {
+            let b = d.lock();
+            assert!(b.spec().allows(b.state().power));
+        }
+    }
+    assert!(stats.fallback_writes.load(Ordering::Relaxed) > 0);
+    ticker.abort();
 }

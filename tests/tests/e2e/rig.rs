@@ -24,6 +24,16 @@ pub struct Rig {
 /// A paused fleet of `sites` × `per_site` batteries (mixed SunSpec bases) and a gateway polling
 /// it every 50 ms over `bus`.
 pub async fn rig(sites: usize, per_site: u8, bus: Arc<dyn Bus>) -> Rig {
+    rig_with(sites, per_site, bus, |_, _| {}).await
+}
+
+/// Like [`rig`], with the gateway configuration adjusted by `tweak` (which also sees the fleet).
+pub async fn rig_with(
+    sites: usize,
+    per_site: u8,
+    bus: Arc<dyn Bus>,
+    tweak: impl FnOnce(&mut GatewayConfig, &Fleet),
+) -> Rig {
     let mut cfg = FleetConfig::new(sites, per_site, Utc::now());
     cfg.base = BaseChoice::Mixed;
     cfg.seed = 21;
@@ -49,6 +59,7 @@ pub async fn rig(sites: usize, per_site: u8, bus: Arc<dyn Bus>) -> Rig {
     gw.poll_interval_ms = 50;
     gw.request_timeout_ms = 200;
     gw.offline_retry_ms = 200;
+    tweak(&mut gw, running.fleet());
     let telemetry = bus.subscribe(Topic::Telemetry).await.unwrap();
     let events = bus.subscribe(Topic::Events).await.unwrap();
     let acks = bus.subscribe(Topic::Acks).await.unwrap();

@@ -1,0 +1,136 @@
+//! Local fallback (pure): while the control plane is unreachable, hold a site's grid import
+//! under a limit with the site's batteries.
+//!
+//! The site's import is `load − Σ battery power`, so the battery power that brings the import
+//! to the limit is `Σ p + (import − limit)`. That total is shared among the batteries that can
+//! discharge (state of charge known and above their reserve) in proportion to their discharge
+//! ratings, each clamped to its rating, so no target is ever outside a battery's limits. When
+//! the import is below the limit, the total shrinks toward zero and the fallback lets go.
+
+/// What the fallback knows of one battery.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatteryView {
+    /// Current power, kW, `> 0` discharging.
+    pub power_kw: f64,
+    /// Discharge rating, kW (`> 0`).
+    pub max_discharge_kw: f64,
+    /// State of charge, if known.
+    pub soc: Option<f64>,
+    /// Reserve state of charge, if known.
+    pub soc_reserve: Option<f64>,
+}
+
+/// Margin above the reserve below which a battery is not asked to discharge.
+const RESERVE_MARGIN: f64 = 0.01;
+
+/// Per-battery power targets (kW, `>= 0`, each within its rating) that bring the site's import
+/// to at most `limit_kw`; `None` when no battery needs a command (import under the limit and
+/// nobody discharging for the fallback, shown by `engaged == false`).
+#[must_use]
+pub fn hold_import(
+    import_kw: f64,
+    limit_kw: f64,
+    engaged: bool,
+    batteries: &[BatteryView],
+) -> Option<Vec<f64>> {
+    if !import_kw.is_finite() || !limit_kw.is_finite() {
+        return None;
+    }
+    if import_kw <= limit_kw && !engaged {
+        return None;
+    }
+    let current: f64 = batteries.iter().map(|b| b.power_kw).sum();
+    let total = (current + import_kw - limit_kw).max(0.0);
+    let able = |b: &BatteryView| match (b.soc, b.soc_reserve) {
+        (Some(soc), Some(rsv)) => soc > rsv + RESERVE_MARGIN && b.max_discharge_kw > 0.0,
+        _ => false,
+    };
+    let capacity: f64 = batteries
+        .iter()
+        .filter(|b| able(b))
+        .map(|b| b.max_discharge_kw)
+        .sum();
+    Some(
+        batteries
+            .iter()
+            .map(|b| {
+                if able(b) && capacity > 0.0 {
+                    (total * b.max_discharge_kw / capacity).clamp(0.0, b.max_discharge_kw)
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bat(power: f64, max: f64, soc: f64) -> BatteryView {
+        BatteryView {
+            power_kw: power,
+            max_discharge_kw: max,
+            soc: Some(soc),
+            soc_reserve: Some(0.1),
+        }
+    }
+
+    #[test]
+    fn nothing_to_do_under_the_limit() {
+        assert_eq!(hold_import(3.0, 5.0, false, &[bat(0.0, 5.0, 0.5)]), None);
+    }
+
+    #[test]
+    fn the_excess_is_shared_by_rating_and_clamped() {
+        let t = hold_import(12.0, 6.0, false, &[bat(0.0, 5.0, 0.5), bat(0.0, 10.0, 0.5)]).unwrap();
+        assert!(
+            (t[0] - 2.0).abs() < 1e-12 && (t[1] - 4.0).abs() < 1e-12,
+            "{t:?}"
+        );
+        let t = hold_import(40.0, 0.0, false, &[bat(0.0, 5.0, 0.5), bat(0.0, 10.0, 0.5)]).unwrap();
+        assert_eq!(t, vec![5.0, 10.0], "never beyond a rating");
+    }
+
+    #[test]
+    fn a_charging_battery_is_stopped_first() {
+        // Charging at 3 kW pushes the import to 8, over a limit of 6: stopping the charge is
+        // enough (total = -3 + 8 - 6 < 0, so every target is 0).
+        let t = hold_import(8.0, 6.0, false, &[bat(-3.0, 5.0, 0.5)]).unwrap();
+        assert_eq!(t, vec![0.0]);
+    }
+
+    #[test]
+    fn empty_or_unknown_batteries_are_not_asked() {
+        let unknown = BatteryView {
+            soc: None,
+            ..bat(0.0, 5.0, 0.5)
+        };
+        let t = hold_import(
+            10.0,
+            5.0,
+            false,
+            &[bat(0.0, 5.0, 0.105), unknown, bat(0.0, 5.0, 0.9)],
+        )
+        .unwrap();
+        assert_eq!(t, vec![0.0, 0.0, 5.0]);
+    }
+
+    #[test]
+    fn once_engaged_it_tracks_down_and_lets_go() {
+        // Discharging 4 kW holds import at 5 under a limit of 6: ease off to 3 kW.
+        let t = hold_import(5.0, 6.0, true, &[bat(4.0, 5.0, 0.5)]).unwrap();
+        assert!((t[0] - 3.0).abs() < 1e-12);
+        let t = hold_import(-2.0, 6.0, true, &[bat(1.0, 5.0, 0.5)]).unwrap();
+        assert_eq!(t, vec![0.0]);
+    }
+
+    #[test]
+    fn garbage_measurements_do_nothing() {
+        assert_eq!(
+            hold_import(f64::NAN, 6.0, true, &[bat(1.0, 5.0, 0.5)]),
+            None
+        );
+    }
+}
