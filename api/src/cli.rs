@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{AppState, LatestTelemetry, SimulatedAssets, app};
+use crate::{AppState, BusView, SimulatedAssets, app};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vpp_battery_sim::BaseAddress;
@@ -42,6 +42,18 @@ enum Command {
     /// Run a SunSpec gateway: poll the devices of a config file over Modbus TCP, publish on
     /// NATS, write setpoints from NATS.
     Gateway(GatewayArgs),
+    /// Run the control side alone: follow the fleet on NATS and serve the HTTP API.
+    Control(ControlArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct ControlArgs {
+    /// NATS server URL.
+    #[arg(long)]
+    nats: String,
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -231,25 +243,40 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let running = start_fleet(&args.fleet).await?;
     let bus = connect_bus(args.nats.as_deref()).await?;
-    let telemetry = LatestTelemetry::follow(bus.as_ref()).await?;
+    let view = BusView::follow(bus.as_ref()).await?;
     let mut gateway_config = GatewayConfig::new(gateway_devices(&running));
     gateway_config.poll_interval_ms = args.poll_ms;
     let clock: Arc<dyn vpp_domain::Clock> = Arc::clone(running.fleet()) as _;
     let gateway = Gateway::spawn(gateway_config, Arc::clone(&bus), clock).await?;
     let state = AppState {
-        assets: Arc::new(SimulatedAssets::new(&running, telemetry)),
+        assets: Arc::new(SimulatedAssets::new(&running, view)),
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    serve_api(args.listen, state, shutdown).await?;
+    drop(gateway);
+    drop(running);
+    Ok(())
+}
+
+async fn serve_api(
+    listen: SocketAddr,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("failed to bind the http api on {}", args.listen))?;
+        .with_context(|| format!("failed to bind the http api on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "http api listening");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("http server failed")?;
-    drop(gateway);
-    drop(running);
-    Ok(())
+        .context("http server failed")
+}
+
+async fn control(args: ControlArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
+    let bus = connect_bus(Some(&args.nats)).await?;
+    let view = BusView::follow(bus.as_ref()).await?;
+    serve_api(args.listen, AppState { assets: view }, shutdown).await
 }
 
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
@@ -301,6 +328,7 @@ fn real_main() -> anyhow::Result<()> {
             Some(Command::Sim(args)) => sim(args).await,
             Some(Command::Run(args)) => run(args).await,
             Some(Command::Gateway(args)) => gateway(args).await,
+            Some(Command::Control(args)) => control(args).await,
             None => run(RunArgs::default()).await,
         }
     })

@@ -21,29 +21,46 @@ use vpp_battery_sim::fleet::{DeviceInfo, RunningFleet};
 use vpp_battery_sim::{Fault, Limit};
 use vpp_domain::{AssetPath, BatterySpecParams};
 use vpp_telemetry::bus::{Bus, BusError, Delivery, Topic};
-use vpp_telemetry::wire::{Message, TelemetryMsg};
+use vpp_telemetry::wire::{DeviceDescription, EventKind, Message, TelemetryMsg};
 
-/// The latest telemetry per asset, as it arrives on the bus (what the control side sees).
+/// What the control side knows from the bus: the latest telemetry per asset and the device
+/// descriptions from registration events.
 #[derive(Debug, Default)]
-pub struct LatestTelemetry {
+pub struct BusView {
     latest: Mutex<HashMap<AssetPath, TelemetryMsg>>,
+    devices: Mutex<HashMap<AssetPath, DeviceDescription>>,
 }
 
-impl LatestTelemetry {
-    /// Subscribes to all telemetry on `bus` and keeps the newest sample of each asset (by
-    /// `measured_at`; older or duplicate samples are ignored).
+impl BusView {
+    /// Subscribes to telemetry and events on `bus` and keeps the newest sample of each asset
+    /// (by `measured_at`; older or duplicate samples are ignored) and its registration.
     pub async fn follow(bus: &dyn Bus) -> Result<Arc<Self>, BusError> {
-        let mut sub = bus.subscribe(Topic::Telemetry).await?;
-        let store = Arc::new(Self::default());
-        let writer = Arc::clone(&store);
+        let mut telemetry = bus.subscribe(Topic::Telemetry).await?;
+        let mut events = bus.subscribe(Topic::Events).await?;
+        let view = Arc::new(Self::default());
+        let writer = Arc::clone(&view);
         tokio::spawn(async move {
-            while let Some(d) = sub.next().await {
+            while let Some(d) = telemetry.next().await {
                 if let Delivery::Message(Message::Telemetry(t)) = d {
                     writer.record(t);
                 }
             }
         });
-        Ok(store)
+        let writer = Arc::clone(&view);
+        tokio::spawn(async move {
+            while let Some(d) = events.next().await {
+                if let Delivery::Message(Message::Event(e)) = d
+                    && let (Some(asset), EventKind::Registration { device }) = (e.asset, e.kind)
+                {
+                    writer
+                        .devices
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(asset, device);
+                }
+            }
+        });
+        Ok(view)
     }
 
     /// Keeps `t` if it is newer than what is held for its asset.
@@ -59,20 +76,50 @@ impl LatestTelemetry {
 
     /// The newest sample of `asset`.
     #[must_use]
-    pub fn get(&self, asset: &AssetPath) -> Option<TelemetryMsg> {
+    pub fn telemetry(&self, asset: &AssetPath) -> Option<TelemetryMsg> {
         self.latest
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(asset)
             .cloned()
     }
+
+    /// The registered description of `asset`.
+    #[must_use]
+    pub fn device(&self, asset: &AssetPath) -> Option<DeviceDescription> {
+        self.devices
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(asset)
+            .cloned()
+    }
+
+    /// Every asset seen on the bus (telemetry or registration), sorted.
+    #[must_use]
+    pub fn assets(&self) -> Vec<AssetPath> {
+        let mut all: Vec<AssetPath> = self
+            .latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        all.extend(
+            self.devices
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .cloned(),
+        );
+        all.sort();
+        all.dedup();
+        all
+    }
 }
 
-/// One asset as the API shows it: where it is, what it is, what it does now.
+/// The simulator's own view of a battery (only when the simulator runs in this process).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AssetView {
-    /// Hierarchy path.
-    pub asset: AssetPath,
+pub struct SimulatorView {
     /// Modbus TCP endpoint host.
     pub host: String,
     /// Modbus TCP endpoint port.
@@ -95,8 +142,19 @@ pub struct AssetView {
     pub setpoint_enabled: bool,
     /// Active simulated fault.
     pub fault: &'static str,
-    /// The newest telemetry that reached the control side over the bus, if any.
+}
+
+/// One asset as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetView {
+    /// Hierarchy path.
+    pub asset: AssetPath,
+    /// What the gateway registered (identity, endpoint, ratings), from the bus.
+    pub device: Option<DeviceDescription>,
+    /// The newest telemetry that reached the control side over the bus.
     pub telemetry: Option<TelemetryMsg>,
+    /// The simulator's ground truth, when it runs in this process.
+    pub simulator: Option<SimulatorView>,
 }
 
 /// Where the API reads assets from.
@@ -105,22 +163,37 @@ pub trait AssetSource: Send + Sync {
     fn assets(&self) -> Vec<AssetView>;
 }
 
-/// The simulated fleet as an asset source.
+/// The control side's view: assets as they appear on the bus.
+impl AssetSource for BusView {
+    fn assets(&self) -> Vec<AssetView> {
+        BusView::assets(self)
+            .into_iter()
+            .map(|asset| AssetView {
+                device: self.device(&asset),
+                telemetry: self.telemetry(&asset),
+                simulator: None,
+                asset,
+            })
+            .collect()
+    }
+}
+
+/// The bus view plus the simulator's ground truth (`vpp run` with the embedded fleet).
 #[derive(Debug)]
 pub struct SimulatedAssets {
     fleet: Arc<vpp_battery_sim::fleet::Fleet>,
     devices: Vec<DeviceInfo>,
-    telemetry: Arc<LatestTelemetry>,
+    bus: Arc<BusView>,
 }
 
 impl SimulatedAssets {
-    /// Reads the device list of a running fleet; telemetry comes from `telemetry`.
+    /// Reads the device list of a running fleet; the rest comes from `bus`.
     #[must_use]
-    pub fn new(running: &RunningFleet, telemetry: Arc<LatestTelemetry>) -> Self {
+    pub fn new(running: &RunningFleet, bus: Arc<BusView>) -> Self {
         Self {
             fleet: Arc::clone(running.fleet()),
             devices: running.devices(),
-            telemetry,
+            bus,
         }
     }
 }
@@ -144,18 +217,21 @@ impl AssetSource for SimulatedAssets {
                 let b = device.lock();
                 Some(AssetView {
                     asset: info.asset.clone(),
-                    host: info.host.to_string(),
-                    port: info.port,
-                    unit_id: info.unit_id,
-                    base_address: info.base_address,
-                    serial: info.serial.clone(),
-                    spec: b.spec().params(),
-                    soc: b.state().soc(b.spec()).get(),
-                    power_kw: b.state().power.get(),
-                    limit: b.state().limit,
-                    setpoint_enabled: b.controls().enabled,
-                    fault: fault_name(b.fault()),
-                    telemetry: self.telemetry.get(&info.asset),
+                    device: self.bus.device(&info.asset),
+                    telemetry: self.bus.telemetry(&info.asset),
+                    simulator: Some(SimulatorView {
+                        host: info.host.to_string(),
+                        port: info.port,
+                        unit_id: info.unit_id,
+                        base_address: info.base_address,
+                        serial: info.serial.clone(),
+                        spec: b.spec().params(),
+                        soc: b.state().soc(b.spec()).get(),
+                        power_kw: b.state().power.get(),
+                        limit: b.state().limit,
+                        setpoint_enabled: b.controls().enabled,
+                        fault: fault_name(b.fault()),
+                    }),
                 })
             })
             .collect()
@@ -257,18 +333,21 @@ mod tests {
     fn view(path: &str) -> AssetView {
         AssetView {
             asset: path.parse().unwrap(),
-            host: "127.0.0.1".into(),
-            port: 1502,
-            unit_id: 1,
-            base_address: 40000,
-            serial: "SN".into(),
-            spec: BatterySpecParams::home_battery(),
-            soc: 0.5,
-            power_kw: -1.0,
-            limit: Limit::None,
-            setpoint_enabled: true,
-            fault: "healthy",
+            device: None,
             telemetry: None,
+            simulator: Some(SimulatorView {
+                host: "127.0.0.1".into(),
+                port: 1502,
+                unit_id: 1,
+                base_address: 40000,
+                serial: "SN".into(),
+                spec: BatterySpecParams::home_battery(),
+                soc: 0.5,
+                power_kw: -1.0,
+                limit: Limit::None,
+                setpoint_enabled: true,
+                fault: "healthy",
+            }),
         }
     }
 
@@ -298,8 +377,9 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["count"], 2);
         assert_eq!(body["assets"][1]["asset"], "r/s/f/x/b");
-        assert_eq!(body["assets"][0]["power_kw"], -1.0);
-        assert_eq!(body["assets"][0]["spec"]["capacity_kwh"], 13.5);
+        assert_eq!(body["assets"][0]["simulator"]["power_kw"], -1.0);
+        assert_eq!(body["assets"][0]["simulator"]["spec"]["capacity_kwh"], 13.5);
+        assert!(body["assets"][0]["telemetry"].is_null());
     }
 
     #[tokio::test]

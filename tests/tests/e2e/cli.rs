@@ -148,7 +148,7 @@ fn run_serves_health_and_assets_then_stops_on_ctrl_c() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(with_telemetry, 6, "every asset's telemetry reached the API");
-    let first = &v["assets"][0];
+    let first = &v["assets"][0]["simulator"];
     assert!(first["port"].as_u64().unwrap() > 0);
     let soc = first["soc"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&soc));
@@ -182,6 +182,24 @@ fn sim_and_gateway_run_as_separate_processes_over_nats() {
     let config = std::env::temp_dir().join(format!("vpp-gw-{}.jsonl", std::process::id()));
     let lines: Vec<String> = devices.iter().map(ToString::to_string).collect();
     std::fs::write(&config, lines.join("\n")).unwrap();
+
+    // The control side first, so that it sees the registrations.
+    let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut control = Command::new(vpp_bin());
+    control.args([
+        "control",
+        "--nats",
+        &server.url(),
+        "--listen",
+        &api.to_string(),
+    ]);
+    let mut control = ChildGuard::spawn(control);
+    for _ in 0..200 {
+        if http_get(api, "/healthz").is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let mut gw = Command::new(vpp_bin());
     gw.args([
@@ -222,7 +240,22 @@ fn sim_and_gateway_run_as_separate_processes_over_nats() {
         seen, want,
         "telemetry from every device of the other process"
     );
+
+    // The control process shows every asset with its registration and telemetry.
+    let (status, body) = http_get(api, "/api/v1/assets").unwrap();
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["count"], 4, "{v}");
+    for a in v["assets"].as_array().unwrap() {
+        assert!(a["telemetry"]["readings"]["soc"].is_number(), "{a}");
+        assert_eq!(a["device"]["manufacturer"], "vpp", "{a}");
+        assert!(
+            a["simulator"].is_null(),
+            "the control side has no simulator"
+        );
+    }
     assert_eq!(gw.interrupt(Duration::from_secs(10)), Some(0));
+    assert_eq!(control.interrupt(Duration::from_secs(10)), Some(0));
     let _ = std::fs::remove_file(config);
 }
 

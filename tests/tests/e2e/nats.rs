@@ -381,3 +381,36 @@ async fn the_local_fallback_holds_the_site_import_while_nats_is_down() {
     assert!(stats.fallback_writes.load(Ordering::Relaxed) > 0);
     ticker.abort();
 }
+
+#[tokio::test]
+async fn an_offline_device_gives_a_disconnect_event_on_nats_and_no_values() {
+    let server = NatsServer::start();
+    let mut r = rig(1, 2, bus(&server).await).await;
+    let fleet = Arc::clone(r.running.fleet());
+    let dead = fleet.sites()[0].device(2).unwrap().asset().clone();
+    until(&mut r.telemetry, |m| match m {
+        Message::Telemetry(t) if t.sample.asset() == &dead => Some(()),
+        _ => None,
+    })
+    .await;
+    fleet
+        .device(&dead)
+        .unwrap()
+        .lock()
+        .set_fault(vpp_battery_sim::FaultKind::Offline, Duration::ZERO);
+    let reason = until(&mut r.events, |m| match m {
+        Message::Event(e) if e.asset.as_ref() == Some(&dead) => match e.kind {
+            EventKind::Disconnect { reason } => Some(reason),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("no answer"), "{reason}");
+    while r.telemetry.try_next().is_some() {}
+    for _ in 0..10 {
+        if let Message::Telemetry(t) = next_msg(&mut r.telemetry).await {
+            assert_ne!(t.sample.asset(), &dead, "no values for an offline device");
+        }
+    }
+}
