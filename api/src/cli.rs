@@ -11,13 +11,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{AppState, BusView, SimulatedAssets, app};
+use crate::{AppState, BusView, SimulatedAssets, app, gateway_devices};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vpp_battery_sim::BaseAddress;
 use vpp_battery_sim::fleet::{BaseChoice, ClockConfig, Fleet, FleetConfig, RunningFleet};
 use vpp_telemetry::bus::Bus;
-use vpp_telemetry::gateway::{DeviceConfig, Gateway, GatewayConfig, SystemClock};
+use vpp_telemetry::gateway::{Gateway, GatewayConfig, SystemClock};
 use vpp_telemetry::inproc::InProcessBus;
 use vpp_telemetry::nats::{NatsBus, NatsSettings};
 
@@ -224,19 +224,6 @@ async fn connect_bus(nats: Option<&str>) -> anyhow::Result<Arc<dyn Bus>> {
             Arc::new(InProcessBus::default())
         }
     })
-}
-
-fn gateway_devices(running: &RunningFleet) -> Vec<DeviceConfig> {
-    running
-        .devices()
-        .into_iter()
-        .map(|d| DeviceConfig {
-            asset: d.asset,
-            host: d.host,
-            port: d.port,
-            unit_id: d.unit_id,
-        })
-        .collect()
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {

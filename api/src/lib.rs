@@ -238,6 +238,21 @@ impl AssetSource for SimulatedAssets {
     }
 }
 
+/// What a gateway needs to poll every battery of a running simulated fleet.
+#[must_use]
+pub fn gateway_devices(running: &RunningFleet) -> Vec<vpp_telemetry::gateway::DeviceConfig> {
+    running
+        .devices()
+        .into_iter()
+        .map(|d| vpp_telemetry::gateway::DeviceConfig {
+            asset: d.asset,
+            host: d.host,
+            port: d.port,
+            unit_id: d.unit_id,
+        })
+        .collect()
+}
+
 /// Shared state of the router.
 #[derive(Clone)]
 pub struct AppState {

@@ -69,7 +69,9 @@ pub fn handle(
         }
         Request::ReadWriteMultipleRegisters(read_addr, count, write_addr, words) => {
             let read_at = offset(read_addr)?;
-            if count == 0 || count > sunspec::MAX_READ {
+            // Check the read half before writing: a refused request changes nothing.
+            let end = u32::from(read_at) + u32::from(count);
+            if count == 0 || count > sunspec::MAX_READ || end > u32::from(sunspec::MAP_LEN) {
                 return Err(ExceptionCode::IllegalDataAddress);
             }
             sunspec::write(&mut battery, offset(write_addr)?, &words)?;

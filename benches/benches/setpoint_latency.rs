@@ -16,7 +16,7 @@ use vpp_battery_sim::fleet::{ClockConfig, Fleet, FleetConfig, RunningFleet};
 use vpp_benches::NatsServer;
 use vpp_domain::{CorrelationId, Kilowatts, Setpoint};
 use vpp_telemetry::bus::{Bus, Delivery, Topic};
-use vpp_telemetry::gateway::{DeviceConfig, Gateway, GatewayConfig, SystemClock};
+use vpp_telemetry::gateway::{Gateway, GatewayConfig, SystemClock};
 use vpp_telemetry::inproc::InProcessBus;
 use vpp_telemetry::nats::{NatsBus, NatsSettings};
 use vpp_telemetry::wire::{Message, SetpointMsg, WIRE_VERSION};
@@ -40,16 +40,7 @@ async fn measure(name: &str, bus: Arc<dyn Bus>) {
     )
     .await
     .expect("fleet starts");
-    let devices: Vec<DeviceConfig> = running
-        .devices()
-        .into_iter()
-        .map(|d| DeviceConfig {
-            asset: d.asset,
-            host: d.host,
-            port: d.port,
-            unit_id: d.unit_id,
-        })
-        .collect();
+    let devices = vpp_api::gateway_devices(&running);
     let assets: Vec<_> = devices.iter().map(|d| d.asset.clone()).collect();
     let mut acks = bus.subscribe(Topic::Acks).await.expect("subscribe");
     let gateway = Gateway::spawn(

@@ -1006,6 +1006,9 @@ impl Uplink {
                 push_bounded(&mut self.buffer, self.capacity, &self.stats, m);
             }
             self.stats
+                .buffered
+                .store(self.buffer.len() as u64, Ordering::Relaxed);
+            self.stats
                 .bus_down
                 .store(result.is_err(), Ordering::Relaxed);
             match result {

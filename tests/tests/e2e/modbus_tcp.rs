@@ -309,3 +309,39 @@ async fn the_clock_runs_in_accelerated_real_time() {
     assert_eq!(w, 1000);
     assert!(fleet.now() > t0, "simulated time advanced");
 }
+
+#[tokio::test]
+async fn a_read_write_request_with_a_bad_read_half_writes_nothing() {
+    let running = paused_fleet(1, 1, BaseChoice::Fixed(BaseAddress::B40000)).await;
+    let fleet = Arc::clone(running.fleet());
+    let mut ctx = connect(running.endpoints()[0], 1).await;
+    let r = ctx
+        .read_write_multiple_registers(
+            40000 + 405,
+            10,
+            40000 + M704_AT + m704::WSetEna,
+            &wset_words(1000, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, Err(ExceptionCode::IllegalDataAddress));
+    assert!(
+        !fleet.sites()[0]
+            .device(1)
+            .unwrap()
+            .lock()
+            .controls()
+            .enabled
+    );
+    // The same write with a good read half goes through and reads back the new WSetEna.
+    let r = ctx
+        .read_write_multiple_registers(
+            40000 + M704_AT + m704::WSetEna,
+            1,
+            40000 + M704_AT + m704::WSetEna,
+            &wset_words(1000, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, Ok(vec![1]));
+}

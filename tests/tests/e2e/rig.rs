@@ -9,7 +9,7 @@ use chrono::{TimeDelta, Utc};
 use vpp_battery_sim::fleet::{BaseChoice, ClockConfig, Fleet, FleetConfig, RunningFleet};
 use vpp_domain::{AssetPath, CorrelationId, Kilowatts, Setpoint};
 use vpp_telemetry::bus::{Bus, Delivery, Subscription, Topic};
-use vpp_telemetry::gateway::{DeviceConfig, Gateway, GatewayConfig, SystemClock};
+use vpp_telemetry::gateway::{Gateway, GatewayConfig, SystemClock};
 use vpp_telemetry::wire::{Message, SetpointMsg, WIRE_VERSION};
 
 pub struct Rig {
@@ -45,17 +45,7 @@ pub async fn rig_with(
     let running = RunningFleet::start(fleet, IpAddr::V4(Ipv4Addr::LOCALHOST), 0, clock)
         .await
         .unwrap();
-    let devices = running
-        .devices()
-        .into_iter()
-        .map(|d| DeviceConfig {
-            asset: d.asset,
-            host: d.host,
-            port: d.port,
-            unit_id: d.unit_id,
-        })
-        .collect();
-    let mut gw = GatewayConfig::new(devices);
+    let mut gw = GatewayConfig::new(vpp_api::gateway_devices(&running));
     gw.poll_interval_ms = 50;
     gw.request_timeout_ms = 200;
     gw.offline_retry_ms = 200;
@@ -114,4 +104,14 @@ pub fn setpoint(asset: &AssetPath, kw: f64, id: &str) -> Message {
         )
         .unwrap(),
     })
+}
+
+/// Drains `telemetry`, then checks that the next `n` samples are none of `asset`'s.
+pub async fn assert_no_telemetry_from(telemetry: &mut Subscription, asset: &AssetPath, n: usize) {
+    while telemetry.try_next().is_some() {}
+    for _ in 0..n {
+        if let Message::Telemetry(t) = next_msg(telemetry).await {
+            assert_ne!(t.sample.asset(), asset, "no values for {asset}");
+        }
+    }
 }
