@@ -237,6 +237,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let gateway = Gateway::spawn(gateway_config, Arc::clone(&bus), clock).await?;
     let state = AppState {
         assets: Arc::new(SimulatedAssets::new(&running, view)),
+        sim: Some(Arc::clone(running.fleet())),
     };
     serve_api(args.listen, state, shutdown).await?;
     drop(gateway);
@@ -263,7 +264,15 @@ async fn control(args: ControlArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let bus = connect_bus(Some(&args.nats)).await?;
     let view = BusView::follow(bus.as_ref()).await?;
-    serve_api(args.listen, AppState { assets: view }, shutdown).await
+    serve_api(
+        args.listen,
+        AppState {
+            assets: view,
+            sim: None,
+        },
+        shutdown,
+    )
+    .await
 }
 
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {

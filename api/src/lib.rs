@@ -258,6 +258,8 @@ pub fn gateway_devices(running: &RunningFleet) -> Vec<vpp_telemetry::gateway::De
 pub struct AppState {
     /// The assets.
     pub assets: Arc<dyn AssetSource>,
+    /// The simulated fleet, when it runs in this process (lets analysts switch faults on).
+    pub sim: Option<Arc<vpp_battery_sim::fleet::Fleet>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -272,6 +274,9 @@ pub enum ApiError {
     /// No such route or resource.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The request body or path is not what the endpoint takes.
+    #[error("bad request: {0}")]
+    BadRequest(String),
 }
 
 #[derive(Serialize)]
@@ -283,6 +288,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
         };
         (
             status,
@@ -322,10 +328,63 @@ async fn not_found(uri: Uri) -> ApiError {
 }
 
 /// The API router.
+/// Body of `PUT /api/v1/sim/faults/{asset path}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    kind: vpp_battery_sim::FaultKind,
+    /// Length of a reset burst, seconds of simulated time.
+    #[serde(default)]
+    burst_s: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct FaultResponse {
+    asset: AssetPath,
+    fault: &'static str,
+}
+
+async fn set_fault(
+    State(state): State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    body: Result<Json<FaultRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<FaultResponse>, ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let asset: AssetPath = path
+        .parse()
+        .map_err(|e: vpp_domain::DomainError| ApiError::BadRequest(e.to_string()))?;
+    let fleet = state
+        .sim
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("no simulated fleet runs in this process".into()))?;
+    let device = fleet
+        .device(&asset)
+        .ok_or_else(|| ApiError::NotFound(format!("asset {asset}")))?;
+    let burst = match req.burst_s {
+        Some(s) if s.is_finite() && (0.0..=86_400.0).contains(&s) => {
+            std::time::Duration::from_secs_f64(s)
+        }
+        Some(s) => {
+            return Err(ApiError::BadRequest(format!(
+                "burst_s must be within 0..=86400, got {s}"
+            )));
+        }
+        None => std::time::Duration::from_secs(10),
+    };
+    let mut b = device.lock();
+    b.set_fault(req.kind, burst);
+    Ok(Json(FaultResponse {
+        asset,
+        fault: fault_name(b.fault()),
+    }))
+}
+
+/// The API router.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/assets", get(list_assets))
+        .route("/api/v1/sim/faults/{*asset}", axum::routing::put(set_fault))
         .fallback(not_found)
         .with_state(state)
 }
@@ -367,13 +426,18 @@ mod tests {
     }
 
     async fn get(path: &str) -> (StatusCode, serde_json::Value) {
+        send(Request::get(path).body(Body::empty()).unwrap(), None).await
+    }
+
+    async fn send(
+        req: Request<Body>,
+        sim: Option<Arc<vpp_battery_sim::fleet::Fleet>>,
+    ) -> (StatusCode, serde_json::Value) {
         let state = AppState {
             assets: Arc::new(Fixed(vec![view("r/s/f/x/a"), view("r/s/f/x/b")])),
+            sim,
         };
-        let res = app(state)
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let res = app(state).oneshot(req).await.unwrap();
         let status = res.status();
         let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
         (status, serde_json::from_slice(&body).unwrap())
@@ -402,5 +466,57 @@ mod tests {
         let (status, body) = get("/api/v1/nope").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body["error"], "not found: /api/v1/nope");
+    }
+
+    fn put(path: &str, body: &str) -> Request<Body> {
+        Request::put(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn faults_can_be_switched_on_a_simulated_battery() {
+        use chrono::TimeZone;
+        let start = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let fleet = Arc::new(
+            vpp_battery_sim::fleet::Fleet::build(&vpp_battery_sim::fleet::FleetConfig::new(
+                1, 1, start,
+            ))
+            .unwrap(),
+        );
+        let asset = fleet.sites()[0].device(1).unwrap().asset().to_string();
+        let uri = format!("/api/v1/sim/faults/{asset}");
+        let (status, body) =
+            send(put(&uri, r#"{"kind":"offline"}"#), Some(Arc::clone(&fleet))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["fault"], "offline");
+        assert!(!fleet.sites()[0].device(1).unwrap().lock().is_online());
+
+        let (status, body) =
+            send(put(&uri, r#"{"kind":"melted"}"#), Some(Arc::clone(&fleet))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["error"].as_str().unwrap().contains("unknown variant"),
+            "{body}"
+        );
+        let (status, _) = send(put(&uri, "{not json"), Some(Arc::clone(&fleet))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) = send(
+            put("/api/v1/sim/faults/a/b", r#"{"kind":"stale"}"#),
+            Some(Arc::clone(&fleet)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, _) = send(
+            put("/api/v1/sim/faults/a/b/c/d/e", r#"{"kind":"stale"}"#),
+            Some(Arc::clone(&fleet)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = send(put(&uri, r#"{"kind":"stale"}"#), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "no simulator, no faults");
+        // Nothing changed by the refused requests.
+        assert!(!fleet.sites()[0].device(1).unwrap().lock().is_online());
     }
 }
