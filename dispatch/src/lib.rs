@@ -8,5 +8,6 @@
 //! Architecture invariant: pure. No async runtime, no IO, no clock reads: "now" is a
 //! parameter. Adapters (in `api` and `telemetry`) feed it from the bus.
 
+pub mod aggregate;
 pub mod registry;
 pub mod twin;
