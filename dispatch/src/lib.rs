@@ -9,5 +9,6 @@
 //! parameter. Adapters (in `api` and `telemetry`) feed it from the bus.
 
 pub mod aggregate;
+pub mod history;
 pub mod registry;
 pub mod twin;
