@@ -11,7 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{AppState, BusView, SimulatedAssets, app, gateway_devices};
+use crate::fleet::FleetService;
+use crate::{AppState, SimulatedAssets, app, gateway_devices};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vpp_battery_sim::BaseAddress;
@@ -230,13 +231,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let running = start_fleet(&args.fleet).await?;
     let bus = connect_bus(args.nats.as_deref()).await?;
-    let view = BusView::follow(bus.as_ref()).await?;
+    let clock: Arc<dyn vpp_domain::Clock> = Arc::clone(running.fleet()) as _;
+    let twins = Arc::new(FleetService::new(Arc::clone(&clock), Default::default()))
+        .follow(bus.as_ref())
+        .await?;
     let mut gateway_config = GatewayConfig::new(gateway_devices(&running));
     gateway_config.poll_interval_ms = args.poll_ms;
-    let clock: Arc<dyn vpp_domain::Clock> = Arc::clone(running.fleet()) as _;
     let gateway = Gateway::spawn(gateway_config, Arc::clone(&bus), clock).await?;
     let state = AppState {
-        assets: Arc::new(SimulatedAssets::new(&running, view)),
+        assets: Arc::new(SimulatedAssets::new(&running, Arc::clone(&twins))),
+        fleet: twins,
         sim: Some(Arc::clone(running.fleet())),
     };
     serve_api(args.listen, state, shutdown).await?;
@@ -263,11 +267,14 @@ async fn serve_api(
 async fn control(args: ControlArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let bus = connect_bus(Some(&args.nats)).await?;
-    let view = BusView::follow(bus.as_ref()).await?;
+    let twins = Arc::new(FleetService::new(Arc::new(SystemClock), Default::default()))
+        .follow(bus.as_ref())
+        .await?;
     serve_api(
         args.listen,
         AppState {
-            assets: view,
+            assets: Arc::clone(&twins) as _,
+            fleet: twins,
             sim: None,
         },
         shutdown,

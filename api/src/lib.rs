@@ -1,15 +1,16 @@
 //! The vpp service's HTTP API and composition root.
 //!
-//! [`app`] builds the axum router over an [`AssetSource`]; `main.rs` parses the command line,
-//! wires the simulated fleet (and, in later issues, the bus, gateway and control plane) and
-//! serves the router. Tests drive [`app`] with `tower::ServiceExt::oneshot`, no server needed.
+//! [`app`] builds the axum router over the [`fleet::FleetService`] (twins, registry,
+//! aggregates, history fed from the bus) and, when it runs in-process, the simulated fleet;
+//! [`cli`] parses the command line and wires the parts. Tests drive [`app`] with
+//! `tower::ServiceExt::oneshot`, no server needed.
 //!
 //! API boundary: every error leaves as JSON `{"error": "..."}` with a fitting status code.
 
 pub mod cli;
+pub mod fleet;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -19,103 +20,11 @@ use axum::{Json, Router};
 use serde::Serialize;
 use vpp_battery_sim::fleet::{DeviceInfo, RunningFleet};
 use vpp_battery_sim::{Fault, Limit};
-use vpp_domain::{AssetPath, BatterySpecParams};
-use vpp_telemetry::bus::{Bus, BusError, Delivery, Topic};
-use vpp_telemetry::wire::{DeviceDescription, EventKind, Message, TelemetryMsg};
+use vpp_dispatch::twin::{Observation, Status};
+use vpp_domain::{AssetPath, BatterySpecParams, NodePath};
+use vpp_telemetry::wire::DeviceDescription;
 
-/// What the control side knows from the bus: the latest telemetry per asset and the device
-/// descriptions from registration events.
-#[derive(Debug, Default)]
-pub struct BusView {
-    latest: Mutex<HashMap<AssetPath, TelemetryMsg>>,
-    devices: Mutex<HashMap<AssetPath, DeviceDescription>>,
-}
-
-impl BusView {
-    /// Subscribes to telemetry and events on `bus` and keeps the newest sample of each asset
-    /// (by `measured_at`; older or duplicate samples are ignored) and its registration.
-    pub async fn follow(bus: &dyn Bus) -> Result<Arc<Self>, BusError> {
-        let mut telemetry = bus.subscribe(Topic::Telemetry).await?;
-        let mut events = bus.subscribe(Topic::Events).await?;
-        let view = Arc::new(Self::default());
-        let writer = Arc::clone(&view);
-        tokio::spawn(async move {
-            while let Some(d) = telemetry.next().await {
-                if let Delivery::Message(Message::Telemetry(t)) = d {
-                    writer.record(t);
-                }
-            }
-        });
-        let writer = Arc::clone(&view);
-        tokio::spawn(async move {
-            while let Some(d) = events.next().await {
-                if let Delivery::Message(Message::Event(e)) = d
-                    && let (Some(asset), EventKind::Registration { device }) = (e.asset, e.kind)
-                {
-                    writer
-                        .devices
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(asset, device);
-                }
-            }
-        });
-        Ok(view)
-    }
-
-    /// Keeps `t` if it is newer than what is held for its asset.
-    pub fn record(&self, t: TelemetryMsg) {
-        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
-        let newer = latest
-            .get(t.sample.asset())
-            .is_none_or(|old| old.sample.measured_at() < t.sample.measured_at());
-        if newer {
-            latest.insert(t.sample.asset().clone(), t);
-        }
-    }
-
-    /// The newest sample of `asset`.
-    #[must_use]
-    pub fn telemetry(&self, asset: &AssetPath) -> Option<TelemetryMsg> {
-        self.latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(asset)
-            .cloned()
-    }
-
-    /// The registered description of `asset`.
-    #[must_use]
-    pub fn device(&self, asset: &AssetPath) -> Option<DeviceDescription> {
-        self.devices
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(asset)
-            .cloned()
-    }
-
-    /// Every asset seen on the bus (telemetry or registration), sorted.
-    #[must_use]
-    pub fn assets(&self) -> Vec<AssetPath> {
-        let mut all: Vec<AssetPath> = self
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .cloned()
-            .collect();
-        all.extend(
-            self.devices
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .keys()
-                .cloned(),
-        );
-        all.sort();
-        all.dedup();
-        all
-    }
-}
+use crate::fleet::FleetService;
 
 /// The simulator's own view of a battery (only when the simulator runs in this process).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -144,56 +53,59 @@ pub struct SimulatorView {
     pub fault: &'static str,
 }
 
-/// One asset as the API shows it.
+/// One asset as the API lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AssetView {
     /// Hierarchy path.
     pub asset: AssetPath,
+    /// Online / stale / offline, from its twin.
+    pub status: Status,
     /// What the gateway registered (identity, endpoint, ratings), from the bus.
     pub device: Option<DeviceDescription>,
-    /// The newest telemetry that reached the control side over the bus.
-    pub telemetry: Option<TelemetryMsg>,
+    /// The twin's newest valid measurement (from the bus).
+    pub latest: Option<Observation>,
     /// The simulator's ground truth, when it runs in this process.
     pub simulator: Option<SimulatorView>,
 }
 
-/// Where the API reads assets from.
+/// Where the API reads its asset list from.
 pub trait AssetSource: Send + Sync {
     /// Every asset, in a stable order.
     fn assets(&self) -> Vec<AssetView>;
 }
 
-/// The control side's view: assets as they appear on the bus.
-impl AssetSource for BusView {
+/// The control side's view: the twins.
+impl AssetSource for FleetService {
     fn assets(&self) -> Vec<AssetView> {
-        BusView::assets(self)
+        FleetService::assets(self)
             .into_iter()
-            .map(|asset| AssetView {
-                device: self.device(&asset),
-                telemetry: self.telemetry(&asset),
-                simulator: None,
+            .map(|(asset, status, latest, device)| AssetView {
                 asset,
+                status,
+                device,
+                latest,
+                simulator: None,
             })
             .collect()
     }
 }
 
-/// The bus view plus the simulator's ground truth (`vpp run` with the embedded fleet).
+/// The twins plus the simulator's ground truth (`vpp run` with the embedded fleet).
 #[derive(Debug)]
 pub struct SimulatedAssets {
     fleet: Arc<vpp_battery_sim::fleet::Fleet>,
     devices: Vec<DeviceInfo>,
-    bus: Arc<BusView>,
+    twins: Arc<FleetService>,
 }
 
 impl SimulatedAssets {
-    /// Reads the device list of a running fleet; the rest comes from `bus`.
+    /// Reads the device list of a running fleet; the rest comes from the twins.
     #[must_use]
-    pub fn new(running: &RunningFleet, bus: Arc<BusView>) -> Self {
+    pub fn new(running: &RunningFleet, twins: Arc<FleetService>) -> Self {
         Self {
             fleet: Arc::clone(running.fleet()),
             devices: running.devices(),
-            bus,
+            twins,
         }
     }
 }
@@ -214,11 +126,13 @@ impl AssetSource for SimulatedAssets {
             .iter()
             .filter_map(|info| {
                 let device = self.fleet.device(&info.asset)?;
+                let twin = self.twins.asset(&info.asset);
                 let b = device.lock();
                 Some(AssetView {
                     asset: info.asset.clone(),
-                    device: self.bus.device(&info.asset),
-                    telemetry: self.bus.telemetry(&info.asset),
+                    status: twin.as_ref().map_or(Status::Offline, |t| t.status),
+                    device: twin.as_ref().and_then(|t| t.device.clone()),
+                    latest: twin.and_then(|t| t.latest),
                     simulator: Some(SimulatorView {
                         host: info.host.to_string(),
                         port: info.port,
@@ -256,8 +170,10 @@ pub fn gateway_devices(running: &RunningFleet) -> Vec<vpp_telemetry::gateway::De
 /// Shared state of the router.
 #[derive(Clone)]
 pub struct AppState {
-    /// The assets.
+    /// The asset list.
     pub assets: Arc<dyn AssetSource>,
+    /// Twins, registry, aggregates and history.
+    pub fleet: Arc<FleetService>,
     /// The simulated fleet, when it runs in this process (lets analysts switch faults on).
     pub sim: Option<Arc<vpp_battery_sim::fleet::Fleet>>,
 }
@@ -379,11 +295,122 @@ async fn set_fault(
     }))
 }
 
+fn parse_asset(path: &str) -> Result<AssetPath, ApiError> {
+    path.parse()
+        .map_err(|e: vpp_domain::DomainError| ApiError::BadRequest(e.to_string()))
+}
+
+async fn get_asset(
+    State(state): State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Result<Json<fleet::AssetDetail>, ApiError> {
+    let asset = parse_asset(&path)?;
+    state
+        .fleet
+        .asset(&asset)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("asset {asset}")))
+}
+
+/// Query of `GET /api/v1/nodes/{path}/history`.
+#[derive(Debug, serde::Deserialize)]
+struct HistoryQuery {
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Seconds.
+    step: Option<i64>,
+}
+
+/// `GET /api/v1/nodes/{path}/aggregate` and `GET /api/v1/nodes/{path}/history`: the last
+/// segment is the view, the rest the node (empty for the fleet root).
+async fn node_view(
+    State(state): State<AppState>,
+    axum::extract::Path(rest): axum::extract::Path<String>,
+    query: Result<axum::extract::Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (node, view) = match rest.rsplit_once('/') {
+        Some((node, view)) => (node, view),
+        None => ("", rest.as_str()),
+    };
+    let node: NodePath = node
+        .parse()
+        .map_err(|e: vpp_domain::DomainError| ApiError::BadRequest(e.to_string()))?;
+    match view {
+        "aggregate" => state
+            .fleet
+            .aggregate(&node)
+            .map(|a| Json(a).into_response())
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "node {node:?} has no assets",
+                    node = node.to_string()
+                ))
+            }),
+        "history" => {
+            let axum::extract::Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+            let to = q.to.unwrap_or_else(|| state.fleet.now());
+            let from = q.from.unwrap_or(to - chrono::TimeDelta::hours(1));
+            let step = chrono::TimeDelta::seconds(q.step.unwrap_or(60));
+            match state.fleet.history(&node, from, to, step) {
+                Ok(h) => Ok(Json(h).into_response()),
+                Err(fleet::HistoryError::Unknown(p)) => {
+                    Err(ApiError::NotFound(format!("asset or node {p:?}")))
+                }
+                Err(e) => Err(ApiError::BadRequest(e.to_string())),
+            }
+        }
+        other => Err(ApiError::NotFound(format!(
+            "view {other:?}: use aggregate or history"
+        ))),
+    }
+}
+
+/// Query of `GET /api/v1/registry`.
+#[derive(Debug, serde::Deserialize)]
+struct RegistryQuery {
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Serialize)]
+struct RegistryEntry {
+    asset: AssetPath,
+    serial: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RegistryAnswer {
+    as_of: chrono::DateTime<chrono::Utc>,
+    count: usize,
+    assets: Vec<RegistryEntry>,
+}
+
+async fn registry(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<RegistryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RegistryAnswer>, ApiError> {
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let as_of = q.as_of.unwrap_or_else(|| state.fleet.now());
+    let assets: Vec<RegistryEntry> = state
+        .fleet
+        .registry_as_of(as_of)
+        .into_iter()
+        .map(|(asset, serial)| RegistryEntry { asset, serial })
+        .collect();
+    Ok(Json(RegistryAnswer {
+        as_of,
+        count: assets.len(),
+        assets,
+    }))
+}
+
 /// The API router.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/assets", get(list_assets))
+        .route("/api/v1/assets/{*path}", get(get_asset))
+        .route("/api/v1/nodes/{*rest}", get(node_view))
+        .route("/api/v1/registry", get(registry))
         .route("/api/v1/sim/faults/{*asset}", axum::routing::put(set_fault))
         .fallback(not_found)
         .with_state(state)
@@ -404,11 +431,26 @@ mod tests {
         }
     }
 
+    #[derive(Debug)]
+    struct FixedClock(chrono::DateTime<chrono::Utc>);
+
+    impl vpp_domain::Clock for FixedClock {
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            self.0
+        }
+    }
+
+    fn t0() -> chrono::DateTime<chrono::Utc> {
+        use chrono::TimeZone;
+        chrono::Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+    }
+
     fn view(path: &str) -> AssetView {
         AssetView {
             asset: path.parse().unwrap(),
+            status: Status::Online,
             device: None,
-            telemetry: None,
+            latest: None,
             simulator: Some(SimulatorView {
                 host: "127.0.0.1".into(),
                 port: 1502,
@@ -435,6 +477,7 @@ mod tests {
     ) -> (StatusCode, serde_json::Value) {
         let state = AppState {
             assets: Arc::new(Fixed(vec![view("r/s/f/x/a"), view("r/s/f/x/b")])),
+            fleet: twins(),
             sim,
         };
         let res = app(state).oneshot(req).await.unwrap();
@@ -458,7 +501,7 @@ mod tests {
         assert_eq!(body["assets"][1]["asset"], "r/s/f/x/b");
         assert_eq!(body["assets"][0]["simulator"]["power_kw"], -1.0);
         assert_eq!(body["assets"][0]["simulator"]["spec"]["capacity_kwh"], 13.5);
-        assert!(body["assets"][0]["telemetry"].is_null());
+        assert!(body["assets"][0]["latest"].is_null());
     }
 
     #[tokio::test]
@@ -518,5 +561,110 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_FOUND, "no simulator, no faults");
         // Nothing changed by the refused requests.
         assert!(!fleet.sites()[0].device(1).unwrap().lock().is_online());
+    }
+
+    /// A fleet service with one registered battery that reported once, a minute before t0.
+    fn twins() -> Arc<FleetService> {
+        use vpp_telemetry::wire::{TelemetryMsg, WIRE_VERSION};
+        let f = Arc::new(FleetService::new(
+            Arc::new(FixedClock(t0())),
+            Default::default(),
+        ));
+        let asset: AssetPath = "r/s/f/x/a".parse().unwrap();
+        let at = t0() - chrono::TimeDelta::seconds(1);
+        f.on_registration(
+            &asset,
+            DeviceDescription {
+                endpoint: "127.0.0.1:1502".into(),
+                unit_id: 1,
+                base_address: 40000,
+                manufacturer: Some("vpp".into()),
+                model: None,
+                version: Some("1.2.3".into()),
+                serial: Some("SN-A".into()),
+                capacity_kwh: Some(10.0),
+                max_charge_kw: Some(5.0),
+                max_discharge_kw: Some(4.0),
+                soc_min: Some(0.05),
+                soc_max: Some(0.95),
+                soc_reserve: Some(0.1),
+            },
+            at,
+        );
+        for (seq, soc) in [(1u64, 0.6), (2, 0.5)] {
+            let sample = vpp_domain::TelemetrySample::new(
+                asset.clone(),
+                seq,
+                at + chrono::TimeDelta::milliseconds(seq as i64),
+                at + chrono::TimeDelta::milliseconds(seq as i64),
+                vpp_domain::Readings {
+                    power: Some(vpp_domain::Kilowatts::new(1.0).unwrap()),
+                    soc: Some(vpp_domain::Soc::new(soc).unwrap()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            f.on_telemetry(&TelemetryMsg {
+                v: WIRE_VERSION,
+                sample,
+                stale: false,
+            });
+        }
+        f.refresh();
+        f
+    }
+
+    #[tokio::test]
+    async fn an_asset_shows_its_twin() {
+        let (status, body) = get("/api/v1/assets/r/s/f/x/a").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "online");
+        assert_eq!(body["latest"]["readings"]["soc"], 0.5);
+        assert_eq!(body["identity"]["firmware"], "1.2.3");
+        assert_eq!(body["samples"]["accepted"], 2);
+        let (status, _) = get("/api/v1/assets/r/s/f/x/zz").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = get("/api/v1/assets/r/s").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+
+    #[tokio::test]
+    async fn node_aggregates_and_history_are_served() {
+        let (status, body) = get("/api/v1/nodes/r/s/f/aggregate").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["members"], 1);
+        assert_eq!(body["discharge_kw"]["p50"], 4.0);
+        assert!((body["energy_above_reserve_kwh"]["p50"].as_f64().unwrap() - 4.0).abs() < 1e-9);
+        let (status, body) = get("/api/v1/nodes/aggregate").await;
+        assert_eq!(status, StatusCode::OK, "the fleet root: {body}");
+        assert_eq!(body["coverage"], 1.0);
+        let (status, _) = get("/api/v1/nodes/r/elsewhere/aggregate").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let (status, body) = get("/api/v1/nodes/r/s/f/x/a/history?from=2026-06-01T11:00:00Z&to=2026-06-01T12:00:01Z&step=60").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let soc = body["series"]["soc"].as_array().unwrap();
+        assert_eq!(soc.len(), 1);
+        assert_eq!(soc[0]["last"], 0.5);
+        assert_eq!(soc[0]["max"], 0.6);
+        let (status, body) = get("/api/v1/nodes/r/s/history?step=60").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["series"]["discharge_kw_p50"].is_array());
+        let (status, body) = get("/api/v1/nodes/r/s/f/x/a/history?step=-5").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, _) = get("/api/v1/nodes/r/s/f/x/a/history?from=yesterday").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn the_registry_answers_as_of_a_time() {
+        let (status, body) = get("/api/v1/registry?as_of=2026-06-01T12:00:00Z").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["count"], 1);
+        assert_eq!(body["assets"][0]["serial"], "SN-A");
+        let (_, body) = get("/api/v1/registry?as_of=2026-01-01T00:00:00Z").await;
+        assert_eq!(body["count"], 0, "not registered yet then");
+        let (status, _) = get("/api/v1/registry?as_of=soon").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

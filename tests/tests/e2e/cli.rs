@@ -140,7 +140,7 @@ fn run_serves_health_and_assets_then_stops_on_ctrl_c() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|a| a["telemetry"]["readings"]["soc"].is_number())
+            .filter(|a| a["latest"]["readings"]["soc"].is_number())
             .count();
         if with_telemetry == 6 {
             break;
@@ -247,7 +247,8 @@ fn sim_and_gateway_run_as_separate_processes_over_nats() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["count"], 4, "{v}");
     for a in v["assets"].as_array().unwrap() {
-        assert!(a["telemetry"]["readings"]["soc"].is_number(), "{a}");
+        assert!(a["latest"]["readings"]["soc"].is_number(), "{a}");
+        assert_eq!(a["status"], "online", "{a}");
         assert_eq!(a["device"]["manufacturer"], "vpp", "{a}");
         assert!(
             a["simulator"].is_null(),

@@ -1,0 +1,387 @@
+//! The fleet service: the adapter that feeds the pure control-plane core (`vpp-dispatch`)
+//! from the bus. Twins take telemetry, registrations fill identity, capability and the
+//! temporal registry, the aggregator keeps the hierarchy's P10/P50/P90, and histories record
+//! each asset's power and state of charge and each node's aggregate.
+//!
+//! All state sits behind one mutex that is never held across an `.await`; "now" comes from
+//! the injected clock (the simulated clock in `vpp run`, the wall clock in `vpp control`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use vpp_dispatch::aggregate::{AggregationConfig, Aggregator, AssetInput, NodeAggregate};
+use vpp_dispatch::history::{Bucket, HistoryLimits, QueryError, Series};
+use vpp_dispatch::registry::Registry;
+use vpp_dispatch::twin::{
+    AssetConfig, Capability, ConfigDifference, Identity, IngestCounts, Observation, Status, Twin,
+};
+use vpp_domain::{AssetPath, Clock, KilowattHours, Kilowatts, Level, NodePath, Soc};
+use vpp_telemetry::bus::{Bus, BusError, Delivery, Topic};
+use vpp_telemetry::wire::{DeviceDescription, EventKind, Message, TelemetryMsg};
+
+/// How often node aggregates are refreshed at a new "now" and recorded into node history.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+struct AssetEntry {
+    twin: Twin,
+    device: Option<DeviceDescription>,
+    power: Series,
+    soc: Series,
+}
+
+#[derive(Debug)]
+struct NodeHistory {
+    discharge_p50: Series,
+    energy_p50: Series,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    assets: HashMap<AssetPath, AssetEntry>,
+    registry: Registry,
+    aggregator: Aggregator,
+    nodes: HashMap<NodePath, NodeHistory>,
+}
+
+/// One asset as `GET /api/v1/assets/{path}` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetDetail {
+    /// Hierarchy path.
+    pub asset: AssetPath,
+    /// Online / stale / offline now.
+    pub status: Status,
+    /// Newest valid measurement.
+    pub latest: Option<Observation>,
+    /// Identity and firmware.
+    pub identity: Identity,
+    /// Ratings.
+    pub capability: Capability,
+    /// Where desired and reported configuration differ.
+    pub config_differences: Vec<ConfigDifference>,
+    /// Samples accepted and rejected (by reason: wrong asset, out of order, duplicate, from the
+    /// future, implausible power, counter went back).
+    pub samples: IngestCounts,
+    /// What the gateway registered.
+    pub device: Option<DeviceDescription>,
+}
+
+/// One history answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryAnswer {
+    /// The asset or node.
+    pub path: String,
+    /// Series name to buckets.
+    pub series: HashMap<&'static str, Vec<Bucket>>,
+}
+
+/// Why a history query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// No asset or node with that path.
+    #[error("unknown asset or node {0}")]
+    Unknown(String),
+    /// Bad range or step.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+/// The fleet as the control plane knows it.
+#[derive(Debug)]
+pub struct FleetService {
+    state: Mutex<State>,
+    clock: Arc<dyn Clock>,
+    config: AggregationConfig,
+}
+
+fn kw(v: Option<f64>) -> Option<Kilowatts> {
+    v.and_then(|x| Kilowatts::new(x).ok())
+}
+
+fn soc(v: Option<f64>) -> Option<Soc> {
+    v.and_then(|x| Soc::new(x).ok())
+}
+
+impl FleetService {
+    /// An empty fleet.
+    #[must_use]
+    pub fn new(clock: Arc<dyn Clock>, config: AggregationConfig) -> Self {
+        Self {
+            state: Mutex::new(State {
+                aggregator: Aggregator::new(config),
+                ..State::default()
+            }),
+            clock,
+            config,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Follows telemetry and events on `bus` and refreshes aggregates every
+    /// [`REFRESH_EVERY`].
+    pub async fn follow(self: Arc<Self>, bus: &dyn Bus) -> Result<Arc<Self>, BusError> {
+        let mut telemetry = bus.subscribe(Topic::Telemetry).await?;
+        let mut events = bus.subscribe(Topic::Events).await?;
+        let me = Arc::clone(&self);
+        tokio::spawn(async move {
+            while let Some(d) = telemetry.next().await {
+                if let Delivery::Message(Message::Telemetry(t)) = d {
+                    me.on_telemetry(&t);
+                }
+            }
+        });
+        let me = Arc::clone(&self);
+        tokio::spawn(async move {
+            while let Some(d) = events.next().await {
+                if let Delivery::Message(Message::Event(e)) = d
+                    && let (Some(asset), EventKind::Registration { device }) = (e.asset, e.kind)
+                {
+                    me.on_registration(&asset, device, e.at);
+                }
+            }
+        });
+        let me = Arc::clone(&self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(REFRESH_EVERY);
+            loop {
+                ticks.tick().await;
+                me.refresh();
+            }
+        });
+        Ok(self)
+    }
+
+    fn entry<'a>(state: &'a mut State, asset: &AssetPath) -> &'a mut AssetEntry {
+        state
+            .assets
+            .entry(asset.clone())
+            .or_insert_with(|| AssetEntry {
+                twin: Twin::new(asset.clone()),
+                device: None,
+                power: Series::new(HistoryLimits::default()),
+                soc: Series::new(HistoryLimits::default()),
+            })
+    }
+
+    fn reaggregate(state: &mut State, asset: &AssetPath, now: DateTime<Utc>) {
+        if let Some(e) = state.assets.get(asset) {
+            let reserve = e.device.as_ref().and_then(|d| soc(d.soc_reserve));
+            let input = AssetInput::from_twin(&e.twin, reserve);
+            state.aggregator.upsert(asset, input, now);
+        }
+    }
+
+    /// Takes one telemetry message.
+    pub fn on_telemetry(&self, t: &TelemetryMsg) {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let e = Self::entry(&mut state, t.sample.asset());
+        if e.twin
+            .ingest(&t.sample, t.stale, now, &self.config.thresholds)
+            .is_ok()
+        {
+            let at = t.sample.measured_at();
+            if let Some(p) = t.sample.readings().power {
+                e.power.push(at, p.get());
+            }
+            if let Some(s) = t.sample.readings().soc {
+                e.soc.push(at, s.get());
+            }
+            Self::reaggregate(&mut state, t.sample.asset(), now);
+        }
+    }
+
+    /// Takes one registration.
+    pub fn on_registration(&self, asset: &AssetPath, device: DeviceDescription, at: DateTime<Utc>) {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let serial = device
+            .serial
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned());
+        let leaf = asset.asset().clone();
+        let result = match state.registry.path_of(&leaf, at) {
+            None => state.registry.register(asset, &serial, at),
+            Some(p) if &p != asset => {
+                state
+                    .registry
+                    .move_to(&leaf, asset.ancestor(Level::Site), at)
+            }
+            Some(_) if state.registry.device_of(&leaf, at) != Some(serial.as_str()) => {
+                state.registry.replace_device(&leaf, &serial, at)
+            }
+            Some(_) => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(%asset, err = %e, "registry refused a registration");
+        }
+        let e = Self::entry(&mut state, asset);
+        e.twin.describe(
+            Identity {
+                manufacturer: device.manufacturer.clone(),
+                model: device.model.clone(),
+                firmware: device.version.clone(),
+                serial: device.serial.clone(),
+            },
+            Capability {
+                capacity: device.capacity_kwh.and_then(|x| KilowattHours::new(x).ok()),
+                max_charge: kw(device.max_charge_kw),
+                max_discharge: kw(device.max_discharge_kw),
+                soc_min: soc(device.soc_min),
+                soc_max: soc(device.soc_max),
+            },
+            AssetConfig {
+                reserve: soc(device.soc_reserve),
+                export_limit: None,
+            },
+        );
+        e.device = Some(device);
+        Self::reaggregate(&mut state, asset, now);
+    }
+
+    /// Re-evaluates aggregates at the clock's "now" and records each node's P50s.
+    pub fn refresh(&self) {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        state.aggregator.refresh(now);
+        let nodes: Vec<NodePath> = state
+            .assets
+            .keys()
+            .flat_map(|a| {
+                [
+                    Level::Fleet,
+                    Level::Region,
+                    Level::Substation,
+                    Level::Feeder,
+                    Level::Site,
+                ]
+                .map(|l| a.ancestor(l))
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for node in nodes {
+            let Some(agg) = state.aggregator.aggregate(&node) else {
+                continue;
+            };
+            let h = state.nodes.entry(node).or_insert_with(|| NodeHistory {
+                discharge_p50: Series::new(HistoryLimits::default()),
+                energy_p50: Series::new(HistoryLimits::default()),
+            });
+            h.discharge_p50.push(now, agg.discharge_kw.p50);
+            h.energy_p50.push(now, agg.energy_above_reserve_kwh.p50);
+        }
+    }
+
+    /// Every asset: twin status and newest measurement, registration.
+    #[must_use]
+    pub fn assets(
+        &self,
+    ) -> Vec<(
+        AssetPath,
+        Status,
+        Option<Observation>,
+        Option<DeviceDescription>,
+    )> {
+        let now = self.clock.now();
+        let state = self.lock();
+        let mut out: Vec<_> = state
+            .assets
+            .iter()
+            .map(|(p, e)| {
+                (
+                    p.clone(),
+                    e.twin.status(now, &self.config.thresholds),
+                    e.twin.latest().copied(),
+                    e.device.clone(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// One asset in detail.
+    #[must_use]
+    pub fn asset(&self, path: &AssetPath) -> Option<AssetDetail> {
+        let now = self.clock.now();
+        let state = self.lock();
+        let e = state.assets.get(path)?;
+        Some(AssetDetail {
+            asset: path.clone(),
+            status: e.twin.status(now, &self.config.thresholds),
+            latest: e.twin.latest().copied(),
+            identity: e.twin.identity().clone(),
+            capability: *e.twin.capability(),
+            config_differences: e.twin.config_differences(),
+            samples: *e.twin.counts(),
+            device: e.device.clone(),
+        })
+    }
+
+    /// The aggregate of a node, evaluated at "now".
+    #[must_use]
+    pub fn aggregate(&self, node: &NodePath) -> Option<NodeAggregate> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        state.aggregator.refresh(now);
+        state.aggregator.aggregate(node)
+    }
+
+    /// History of an asset (power, SoC) or of a node (P50 discharge power and energy).
+    pub fn history(
+        &self,
+        path: &NodePath,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step: TimeDelta,
+    ) -> Result<HistoryAnswer, HistoryError> {
+        let state = self.lock();
+        let mut series = HashMap::new();
+        if let Ok(asset) = AssetPath::try_from(path.clone())
+            && let Some(e) = state.assets.get(&asset)
+        {
+            series.insert("power_kw", e.power.query(from, to, step)?);
+            series.insert("soc", e.soc.query(from, to, step)?);
+        } else if let Some(h) = state.nodes.get(path) {
+            series.insert("discharge_kw_p50", h.discharge_p50.query(from, to, step)?);
+            series.insert(
+                "energy_above_reserve_kwh_p50",
+                h.energy_p50.query(from, to, step)?,
+            );
+        } else {
+            return Err(HistoryError::Unknown(path.to_string()));
+        }
+        Ok(HistoryAnswer {
+            path: path.to_string(),
+            series,
+        })
+    }
+
+    /// The registry as of `t`: every asset in the fleet then, with its device.
+    #[must_use]
+    pub fn registry_as_of(&self, t: DateTime<Utc>) -> Vec<(AssetPath, Option<String>)> {
+        let state = self.lock();
+        state
+            .registry
+            .members(&NodePath::root(), t)
+            .into_iter()
+            .map(|p| {
+                let serial = state.registry.device_of(p.asset(), t).map(str::to_owned);
+                (p, serial)
+            })
+            .collect()
+    }
+
+    /// The clock's "now".
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
