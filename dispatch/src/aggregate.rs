@@ -262,14 +262,22 @@ struct AssetState {
     contribution: Contribution,
     /// The measurement time this asset puts into its site's multiset, if counted.
     oldest: Option<DateTime<Utc>>,
+    /// Its site, feeder, substation, region and the fleet root, as node indexes.
+    ancestors: [u32; 5],
 }
 
 /// Incremental aggregates over the whole hierarchy.
+///
+/// Nodes and assets are interned: an asset's five ancestors are resolved to indexes once,
+/// so an update walks five array slots with no hashing and no allocation.
 #[derive(Debug, Clone, Default)]
 pub struct Aggregator {
     config: AggregationConfig,
-    nodes: HashMap<NodePath, NodeState>,
-    assets: HashMap<AssetPath, AssetState>,
+    node_index: HashMap<NodePath, u32>,
+    nodes: Vec<NodeState>,
+    asset_index: HashMap<AssetPath, u32>,
+    assets: Vec<Option<AssetState>>,
+    free: Vec<u32>,
 }
 
 fn multiset_swap(
@@ -293,6 +301,14 @@ fn multiset_swap(
     }
 }
 
+const ANCESTOR_LEVELS: [Level; 5] = [
+    Level::Site,
+    Level::Feeder,
+    Level::Substation,
+    Level::Region,
+    Level::Fleet,
+];
+
 impl Aggregator {
     /// An empty aggregator.
     #[must_use]
@@ -303,39 +319,71 @@ impl Aggregator {
         }
     }
 
+    fn node_ix(&mut self, node: NodePath) -> u32 {
+        let next = self.nodes.len() as u32;
+        let ix = *self.node_index.entry(node).or_insert(next);
+        if ix == next {
+            self.nodes.push(NodeState::default());
+        }
+        ix
+    }
+
     /// Sets (or replaces) `asset`'s input at `now`: O(depth).
     pub fn upsert(&mut self, asset: &AssetPath, input: AssetInput, now: DateTime<Utc>) {
         let contribution = Contribution::of(&input, now, &self.config);
         let oldest = (contribution.reporting > 0)
             .then_some(input.measured_at)
             .flatten();
-        let (old_c, old_oldest, new_member) = match self.assets.get(asset) {
-            Some(a) => (a.contribution, a.oldest, false),
-            None => (Contribution::default(), None, true),
-        };
-        self.assets.insert(
-            asset.clone(),
-            AssetState {
+        if let Some(&ix) = self.asset_index.get(asset)
+            && let Some(a) = self.assets[ix as usize].as_mut()
+        {
+            let (old_c, old_oldest, ancestors) = (a.contribution, a.oldest, a.ancestors);
+            *a = AssetState {
                 input,
                 contribution,
                 oldest,
-            },
-        );
-        self.propagate(
-            asset,
-            &old_c,
-            &contribution,
-            old_oldest,
+                ancestors,
+            };
+            self.propagate(ancestors, &old_c, &contribution, old_oldest, oldest, 0);
+            return;
+        }
+        let ancestors = ANCESTOR_LEVELS.map(|l| self.node_ix(asset.ancestor(l)));
+        let state = AssetState {
+            input,
+            contribution,
             oldest,
-            i64::from(new_member),
+            ancestors,
+        };
+        let ix = match self.free.pop() {
+            Some(ix) => {
+                self.assets[ix as usize] = Some(state);
+                ix
+            }
+            None => {
+                self.assets.push(Some(state));
+                (self.assets.len() - 1) as u32
+            }
+        };
+        self.asset_index.insert(asset.clone(), ix);
+        self.propagate(
+            ancestors,
+            &Contribution::default(),
+            &contribution,
+            None,
+            oldest,
+            1,
         );
     }
 
     /// Removes `asset` (decommissioned, or moving: remove, then upsert at its new path).
     pub fn remove(&mut self, asset: &AssetPath) {
-        if let Some(a) = self.assets.remove(asset) {
+        let Some(ix) = self.asset_index.remove(asset) else {
+            return;
+        };
+        if let Some(a) = self.assets[ix as usize].take() {
+            self.free.push(ix);
             self.propagate(
-                asset,
+                a.ancestors,
                 &a.contribution,
                 &Contribution::default(),
                 a.oldest,
@@ -345,45 +393,51 @@ impl Aggregator {
         }
     }
 
-    /// Re-evaluates, at a new `now`, every asset that is not online (their confidence depends
-    /// on time) and every online asset whose data has aged past `stale_after`.
+    /// Re-evaluates, at a new `now`, every counted asset that is no longer online: stale ones
+    /// decay, others drop out. Offline ones cannot come back with time alone, and online ones
+    /// are unchanged.
     pub fn refresh(&mut self, now: DateTime<Utc>) {
         let th = self.config.thresholds;
-        let due: Vec<(AssetPath, AssetInput)> = self
-            .assets
-            .iter()
-            // Counted assets that are no longer online: stale ones decay, others drop out.
-            // Offline ones cannot come back with time alone, online ones are unchanged.
-            .filter(|(_, a)| {
-                a.contribution.reporting > 0 && a.input.status(now, &th) != Status::Online
-            })
-            .map(|(p, a)| (p.clone(), a.input))
-            .collect();
-        for (p, input) in due {
-            self.upsert(&p, input, now);
+        for ix in 0..self.assets.len() {
+            let Some(a) = &self.assets[ix] else { continue };
+            if a.contribution.reporting == 0 || a.input.status(now, &th) == Status::Online {
+                continue;
+            }
+            let (input, old_c, old_oldest, ancestors) =
+                (a.input, a.contribution, a.oldest, a.ancestors);
+            let contribution = Contribution::of(&input, now, &self.config);
+            let oldest = (contribution.reporting > 0)
+                .then_some(input.measured_at)
+                .flatten();
+            self.assets[ix] = Some(AssetState {
+                input,
+                contribution,
+                oldest,
+                ancestors,
+            });
+            self.propagate(ancestors, &old_c, &contribution, old_oldest, oldest, 0);
         }
     }
 
     fn propagate(
         &mut self,
-        asset: &AssetPath,
+        ancestors: [u32; 5],
         old: &Contribution,
         new: &Contribution,
         mut old_min: Option<DateTime<Utc>>,
         mut new_min: Option<DateTime<Utc>>,
         members: i64,
     ) {
-        for level in [
-            Level::Site,
-            Level::Feeder,
-            Level::Substation,
-            Level::Region,
-            Level::Fleet,
-        ] {
-            let node = asset.ancestor(level);
-            let state = self.nodes.entry(node).or_default();
+        for ix in ancestors {
+            let state = &mut self.nodes[ix as usize];
             state.sums.apply(old, -1.0, 0);
             state.sums.apply(new, 1.0, members);
+            if old_min == new_min {
+                // Nothing above changes either.
+                old_min = None;
+                new_min = None;
+                continue;
+            }
             let before = state.oldest;
             multiset_swap(&mut state.child_oldest, old_min, new_min);
             state.oldest = state.child_oldest.keys().next().copied();
@@ -395,7 +449,7 @@ impl Aggregator {
     /// The aggregate of `node`, if any asset sits under it.
     #[must_use]
     pub fn aggregate(&self, node: &NodePath) -> Option<NodeAggregate> {
-        let s = self.nodes.get(node)?;
+        let s = &self.nodes[*self.node_index.get(node)? as usize];
         if s.sums.members == 0 {
             return None;
         }
@@ -415,13 +469,13 @@ impl Aggregator {
     /// Number of assets.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.assets.len()
+        self.asset_index.len()
     }
 
     /// Whether there are no assets.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.assets.is_empty()
+        self.asset_index.is_empty()
     }
 
     /// The aggregate of `node` computed from scratch over `assets` at `now` (the reference the

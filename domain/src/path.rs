@@ -220,11 +220,28 @@ impl fmt::Display for NodePath {
 ///
 /// The joined text is kept beside the segments: it is what gets written into every telemetry
 /// message and subject, so it is built once, not per message.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+///
+/// Equality and hashing look at the text alone (it determines the segments), so a lookup by
+/// asset path hashes one string.
+#[derive(Debug, Clone, PartialOrd, Ord, Deserialize)]
 #[serde(try_from = "String")]
 pub struct AssetPath {
     node: NodePath,
     text: Box<str>,
+}
+
+impl PartialEq for AssetPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for AssetPath {}
+
+impl std::hash::Hash for AssetPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
 }
 
 impl Serialize for AssetPath {
