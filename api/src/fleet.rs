@@ -41,7 +41,10 @@ struct NodeHistory {
 
 #[derive(Debug, Default)]
 struct State {
-    assets: HashMap<AssetPath, AssetEntry>,
+    /// Entries live in a Vec behind one index: at fleet scale a map of entries would round
+    /// its capacity up to the next power of two.
+    index: HashMap<AssetPath, usize>,
+    assets: Vec<AssetEntry>,
     registry: Registry,
     aggregator: Aggregator,
     nodes: HashMap<NodePath, NodeHistory>,
@@ -158,19 +161,25 @@ impl FleetService {
     }
 
     fn entry<'a>(state: &'a mut State, asset: &AssetPath) -> &'a mut AssetEntry {
-        state
-            .assets
-            .entry(asset.clone())
-            .or_insert_with(|| AssetEntry {
+        let next = state.assets.len();
+        let ix = *state.index.entry(asset.clone()).or_insert(next);
+        if ix == next {
+            state.assets.push(AssetEntry {
                 twin: Twin::new(asset.clone()),
                 device: None,
                 power: Series::new(HistoryLimits::default()),
                 soc: Series::new(HistoryLimits::default()),
-            })
+            });
+        }
+        &mut state.assets[ix]
+    }
+
+    fn get<'a>(state: &'a State, asset: &AssetPath) -> Option<&'a AssetEntry> {
+        state.index.get(asset).map(|&ix| &state.assets[ix])
     }
 
     fn reaggregate(state: &mut State, asset: &AssetPath, now: DateTime<Utc>) {
-        if let Some(e) = state.assets.get(asset) {
+        if let Some(e) = Self::get(state, asset) {
             let reserve = e.device.as_ref().and_then(|d| soc(d.soc_reserve));
             let input = AssetInput::from_twin(&e.twin, reserve);
             state.aggregator.upsert(asset, input, now);
@@ -205,7 +214,7 @@ impl FleetService {
             .serial
             .clone()
             .unwrap_or_else(|| "unknown".to_owned());
-        let leaf = asset.asset().clone();
+        let leaf = asset.leaf();
         let result = match state.registry.path_of(&leaf, at) {
             None => state.registry.register(asset, &serial, at),
             Some(p) if &p != asset => {
@@ -251,7 +260,7 @@ impl FleetService {
         let mut state = self.lock();
         state.aggregator.refresh(now);
         let nodes: Vec<NodePath> = state
-            .assets
+            .index
             .keys()
             .flat_map(|a| {
                 [
@@ -294,9 +303,9 @@ impl FleetService {
         let mut out: Vec<_> = state
             .assets
             .iter()
-            .map(|(p, e)| {
+            .map(|e| {
                 (
-                    p.clone(),
+                    e.twin.asset().clone(),
                     e.twin.status(now, &self.config.thresholds),
                     e.twin.latest().copied(),
                     e.device.clone(),
@@ -312,7 +321,7 @@ impl FleetService {
     pub fn asset(&self, path: &AssetPath) -> Option<AssetDetail> {
         let now = self.clock.now();
         let state = self.lock();
-        let e = state.assets.get(path)?;
+        let e = Self::get(&state, path)?;
         Some(AssetDetail {
             asset: path.clone(),
             status: e.twin.status(now, &self.config.thresholds),
@@ -345,7 +354,7 @@ impl FleetService {
         let state = self.lock();
         let mut series = HashMap::new();
         if let Ok(asset) = AssetPath::try_from(path.clone())
-            && let Some(e) = state.assets.get(&asset)
+            && let Some(e) = Self::get(&state, &asset)
         {
             series.insert("power_kw", e.power.query(from, to, step)?);
             series.insert("soc", e.soc.query(from, to, step)?);
@@ -373,7 +382,7 @@ impl FleetService {
             .members(&NodePath::root(), t)
             .into_iter()
             .map(|p| {
-                let serial = state.registry.device_of(p.asset(), t).map(str::to_owned);
+                let serial = state.registry.device_of(&p.leaf(), t).map(str::to_owned);
                 (p, serial)
             })
             .collect()

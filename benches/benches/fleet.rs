@@ -69,7 +69,10 @@ fn main() {
     let reserve = Some(Soc::new(0.1).expect("valid"));
     let rss_paths = rss_bytes();
 
-    let mut twins: HashMap<AssetPath, Twin> = HashMap::with_capacity(paths.len());
+    // Twins live in a Vec behind one index (as the fleet service keeps them): a hash map of
+    // twins would round its capacity up to the next power of two.
+    let mut index: HashMap<AssetPath, u32> = HashMap::with_capacity(paths.len());
+    let mut twins: Vec<Twin> = Vec::with_capacity(paths.len());
     let mut agg = Aggregator::new(AggregationConfig::default());
     for p in &paths {
         let mut tw = Twin::new(p.clone());
@@ -82,7 +85,8 @@ fn main() {
             },
         );
         agg.upsert(p, AssetInput::from_twin(&tw, reserve), t0);
-        twins.insert(p.clone(), tw);
+        index.insert(p.clone(), twins.len() as u32);
+        twins.push(tw);
     }
     let rss_twins = rss_bytes();
 
@@ -106,7 +110,7 @@ fn main() {
                 },
             )
             .expect("valid sample");
-            let tw = twins.get_mut(p).expect("known asset");
+            let tw = &mut twins[index[p] as usize];
             if tw.ingest(&sample, false, at, &th).is_ok() {
                 agg.upsert(p, AssetInput::from_twin(tw, reserve), at);
                 accepted += 1;

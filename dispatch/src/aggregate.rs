@@ -83,32 +83,10 @@ impl AssetInput {
         }
     }
 
-    fn status(&self, now: DateTime<Utc>, th: &Thresholds) -> Status {
-        let Some(at) = self.measured_at else {
-            return Status::Offline;
-        };
-        let age = now - at;
-        if age > th.offline_after {
-            Status::Offline
-        } else if age > th.stale_after || self.flagged_stale {
-            Status::Stale
-        } else {
-            Status::Online
-        }
-    }
-
-    /// Confidence that the asset still has what it last reported.
-    fn confidence(&self, now: DateTime<Utc>, cfg: &AggregationConfig) -> f64 {
-        let th = &cfg.thresholds;
-        match (self.status(now, th), self.measured_at) {
-            (Status::Online, _) => 1.0,
-            (Status::Stale, Some(at)) => {
-                let past = (now - at - th.stale_after).num_milliseconds().max(0) as f64;
-                let half = cfg.half_life.num_milliseconds().max(1) as f64;
-                let c = 0.5f64.powf(past / half);
-                if self.flagged_stale { c.min(0.5) } else { c }
-            }
-            _ => 0.0,
+    fn freshness(&self) -> Freshness {
+        Freshness {
+            measured_at: self.measured_at,
+            flagged: self.flagged_stale,
         }
     }
 
@@ -141,6 +119,44 @@ impl AssetInput {
     }
 }
 
+/// How recent an asset's data is: all that its confidence depends on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Freshness {
+    measured_at: Option<DateTime<Utc>>,
+    flagged: bool,
+}
+
+impl Freshness {
+    fn status(&self, now: DateTime<Utc>, th: &Thresholds) -> Status {
+        let Some(at) = self.measured_at else {
+            return Status::Offline;
+        };
+        let age = now - at;
+        if age > th.offline_after {
+            Status::Offline
+        } else if age > th.stale_after || self.flagged {
+            Status::Stale
+        } else {
+            Status::Online
+        }
+    }
+
+    /// Confidence that the asset still has what it last reported.
+    fn confidence(&self, now: DateTime<Utc>, cfg: &AggregationConfig) -> f64 {
+        let th = &cfg.thresholds;
+        match (self.status(now, th), self.measured_at) {
+            (Status::Online, _) => 1.0,
+            (Status::Stale, Some(at)) => {
+                let past = (now - at - th.stale_after).num_milliseconds().max(0) as f64;
+                let half = cfg.half_life.num_milliseconds().max(1) as f64;
+                let c = 0.5f64.powf(past / half);
+                if self.flagged { c.min(0.5) } else { c }
+            }
+            _ => 0.0,
+        }
+    }
+}
+
 /// One asset's share of its ancestors' sums.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 struct Contribution {
@@ -153,11 +169,14 @@ struct Contribution {
 
 impl Contribution {
     fn of(input: &AssetInput, now: DateTime<Utc>, cfg: &AggregationConfig) -> Self {
-        let c = input.confidence(now, cfg);
+        Self::from_parts(input.quantities(), input.freshness().confidence(now, cfg))
+    }
+
+    /// The contribution of quantities `x` held with confidence `c`.
+    fn from_parts(x: [f64; 4], c: f64) -> Self {
         if c <= 0.0 {
             return Self::default();
         }
-        let x = input.quantities();
         let mut out = Self {
             reporting: 1,
             ..Self::default()
@@ -256,14 +275,32 @@ struct NodeState {
     oldest: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+/// What the aggregator keeps per asset: just enough to rebuild its contribution (kept small:
+/// there may be millions).
+#[derive(Debug, Clone, Copy)]
 struct AssetState {
-    input: AssetInput,
-    contribution: Contribution,
-    /// The measurement time this asset puts into its site's multiset, if counted.
-    oldest: Option<DateTime<Utc>>,
+    /// The quantities if the asset is as it last reported.
+    x: [f64; 4],
+    /// Confidence at the last evaluation.
+    c: f64,
+    fresh: Freshness,
     /// Its site, feeder, substation, region and the fleet root, as node indexes.
     ancestors: [u32; 5],
+}
+
+impl AssetState {
+    fn contribution(&self) -> Contribution {
+        Contribution::from_parts(self.x, self.c)
+    }
+
+    /// The measurement time this asset puts into its site's multiset, if counted.
+    fn oldest(&self) -> Option<DateTime<Utc>> {
+        if self.c > 0.0 {
+            self.fresh.measured_at
+        } else {
+            None
+        }
+    }
 }
 
 /// Incremental aggregates over the whole hierarchy.
@@ -330,28 +367,28 @@ impl Aggregator {
 
     /// Sets (or replaces) `asset`'s input at `now`: O(depth).
     pub fn upsert(&mut self, asset: &AssetPath, input: AssetInput, now: DateTime<Utc>) {
-        let contribution = Contribution::of(&input, now, &self.config);
-        let oldest = (contribution.reporting > 0)
-            .then_some(input.measured_at)
-            .flatten();
+        let fresh = input.freshness();
+        let x = input.quantities();
+        let c = fresh.confidence(now, &self.config);
         if let Some(&ix) = self.asset_index.get(asset)
             && let Some(a) = self.assets[ix as usize].as_mut()
         {
-            let (old_c, old_oldest, ancestors) = (a.contribution, a.oldest, a.ancestors);
+            let before = *a;
             *a = AssetState {
-                input,
-                contribution,
-                oldest,
-                ancestors,
+                x,
+                c,
+                fresh,
+                ..before
             };
-            self.propagate(ancestors, &old_c, &contribution, old_oldest, oldest, 0);
+            let after = *a;
+            self.propagate(&before, &after, 0);
             return;
         }
         let ancestors = ANCESTOR_LEVELS.map(|l| self.node_ix(asset.ancestor(l)));
         let state = AssetState {
-            input,
-            contribution,
-            oldest,
+            x,
+            c,
+            fresh,
             ancestors,
         };
         let ix = match self.free.pop() {
@@ -365,14 +402,8 @@ impl Aggregator {
             }
         };
         self.asset_index.insert(asset.clone(), ix);
-        self.propagate(
-            ancestors,
-            &Contribution::default(),
-            &contribution,
-            None,
-            oldest,
-            1,
-        );
+        let nothing = AssetState { c: 0.0, ..state };
+        self.propagate(&nothing, &state, 1);
     }
 
     /// Removes `asset` (decommissioned, or moving: remove, then upsert at its new path).
@@ -382,14 +413,7 @@ impl Aggregator {
         };
         if let Some(a) = self.assets[ix as usize].take() {
             self.free.push(ix);
-            self.propagate(
-                a.ancestors,
-                &a.contribution,
-                &Contribution::default(),
-                a.oldest,
-                None,
-                -1,
-            );
+            self.propagate(&a, &AssetState { c: 0.0, ..a }, -1);
         }
     }
 
@@ -399,49 +423,40 @@ impl Aggregator {
     pub fn refresh(&mut self, now: DateTime<Utc>) {
         let th = self.config.thresholds;
         for ix in 0..self.assets.len() {
-            let Some(a) = &self.assets[ix] else { continue };
-            if a.contribution.reporting == 0 || a.input.status(now, &th) == Status::Online {
+            let Some(before) = self.assets[ix] else {
+                continue;
+            };
+            if before.c <= 0.0 || before.fresh.status(now, &th) == Status::Online {
                 continue;
             }
-            let (input, old_c, old_oldest, ancestors) =
-                (a.input, a.contribution, a.oldest, a.ancestors);
-            let contribution = Contribution::of(&input, now, &self.config);
-            let oldest = (contribution.reporting > 0)
-                .then_some(input.measured_at)
-                .flatten();
-            self.assets[ix] = Some(AssetState {
-                input,
-                contribution,
-                oldest,
-                ancestors,
-            });
-            self.propagate(ancestors, &old_c, &contribution, old_oldest, oldest, 0);
+            let after = AssetState {
+                c: before.fresh.confidence(now, &self.config),
+                ..before
+            };
+            self.assets[ix] = Some(after);
+            self.propagate(&before, &after, 0);
         }
     }
 
-    fn propagate(
-        &mut self,
-        ancestors: [u32; 5],
-        old: &Contribution,
-        new: &Contribution,
-        mut old_min: Option<DateTime<Utc>>,
-        mut new_min: Option<DateTime<Utc>>,
-        members: i64,
-    ) {
-        for ix in ancestors {
+    /// Moves the node sums on `before.ancestors` from `before`'s contribution to `after`'s,
+    /// with `members` joining (+1) or leaving (−1).
+    fn propagate(&mut self, before: &AssetState, after: &AssetState, members: i64) {
+        let (old, new) = (before.contribution(), after.contribution());
+        let (mut old_min, mut new_min) = (before.oldest(), after.oldest());
+        for ix in after.ancestors {
             let state = &mut self.nodes[ix as usize];
-            state.sums.apply(old, -1.0, 0);
-            state.sums.apply(new, 1.0, members);
+            state.sums.apply(&old, -1.0, 0);
+            state.sums.apply(&new, 1.0, members);
             if old_min == new_min {
-                // Nothing above changes either.
+                // This node's oldest does not move, so nothing above does either.
                 old_min = None;
                 new_min = None;
                 continue;
             }
-            let before = state.oldest;
+            let was = state.oldest;
             multiset_swap(&mut state.child_oldest, old_min, new_min);
             state.oldest = state.child_oldest.keys().next().copied();
-            old_min = before;
+            old_min = was;
             new_min = state.oldest;
         }
     }
@@ -489,7 +504,7 @@ impl Aggregator {
     ) -> Option<NodeAggregate> {
         let mut sums = Sums::default();
         let mut oldest: Option<DateTime<Utc>> = None;
-        for (_, input) in assets.iter().filter(|(p, _)| node.contains(p.node())) {
+        for (_, input) in assets.iter().filter(|(p, _)| p.is_under(node)) {
             let c = Contribution::of(input, now, config);
             sums.apply(&c, 1.0, 1);
             if c.reporting > 0 {
@@ -670,7 +685,7 @@ mod tests {
                         if let Some(inp) = truth.remove(&path(i)) {
                             agg.remove(&path(i));
                             let site = path(j).ancestor(Level::Site);
-                            let to = AssetPath::try_from(site.child(path(i).asset().clone()).unwrap()).unwrap();
+                            let to = AssetPath::try_from(site.child(path(i).leaf()).unwrap()).unwrap();
                             if truth.remove(&to).is_some() {
                                 agg.remove(&to);
                             }

@@ -138,7 +138,7 @@ impl Registry {
         serial: &str,
         at: DateTime<Utc>,
     ) -> Result<(), RegistryError> {
-        let leaf = asset.asset().clone();
+        let leaf = asset.leaf();
         if self.is_active(&leaf, at) {
             return Err(RegistryError::AlreadyActive(leaf.to_string()));
         }
@@ -272,7 +272,7 @@ impl Registry {
             .placements
             .keys()
             .filter_map(|leaf| self.path_of(leaf, t))
-            .filter(|p| node.contains(p.node()))
+            .filter(|p| p.is_under(node))
             .collect();
         out.sort();
         out

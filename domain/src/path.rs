@@ -218,30 +218,14 @@ impl fmt::Display for NodePath {
 
 /// The full path of one asset: `region/substation/feeder/site/asset`.
 ///
-/// The joined text is kept beside the segments: it is what gets written into every telemetry
-/// message and subject, so it is built once, not per message.
-///
-/// Equality and hashing look at the text alone (it determines the segments), so a lookup by
-/// asset path hashes one string.
-#[derive(Debug, Clone, PartialOrd, Ord, Deserialize)]
+/// Stored compactly as its text (shared: a clone is a reference-count increment, no
+/// allocation) plus the end of each segment; equality, hashing and ordering look at the text,
+/// which determines the segments. Millions of twins, samples and index entries carry one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(try_from = "String")]
 pub struct AssetPath {
-    node: NodePath,
-    text: Box<str>,
-}
-
-impl PartialEq for AssetPath {
-    fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
-    }
-}
-
-impl Eq for AssetPath {}
-
-impl std::hash::Hash for AssetPath {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.text.hash(state);
-    }
+    text: std::sync::Arc<str>,
+    ends: [u16; 5],
 }
 
 impl Serialize for AssetPath {
@@ -263,12 +247,24 @@ impl AssetPath {
             .into_iter()
             .map(Token::new)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::from_node(NodePath(tokens)))
+        Ok(Self::from_tokens(&tokens))
     }
 
-    fn from_node(node: NodePath) -> Self {
-        let text = node.to_string().into_boxed_str();
-        Self { node, text }
+    fn from_tokens(tokens: &[Token]) -> Self {
+        let mut text = String::with_capacity(tokens.iter().map(|t| t.0.len() + 1).sum());
+        let mut ends = [0u16; 5];
+        for (i, t) in tokens.iter().enumerate() {
+            if i > 0 {
+                text.push('/');
+            }
+            text.push_str(&t.0);
+            // At most 5 × 64 + 4 bytes: fits a u16.
+            ends[i] = text.len() as u16;
+        }
+        Self {
+            text: text.into(),
+            ends,
+        }
     }
 
     /// The path as text, `region/substation/feeder/site/asset`.
@@ -277,38 +273,68 @@ impl AssetPath {
         &self.text
     }
 
-    fn segment(&self, level: Level) -> &Token {
-        &self.node.0[level.depth() - 1]
+    fn segment(&self, level: Level) -> &str {
+        let i = level.depth() - 1;
+        let start = if i == 0 {
+            0
+        } else {
+            usize::from(self.ends[i - 1]) + 1
+        };
+        &self.text[start..usize::from(self.ends[i])]
     }
 
     /// `region` segment.
     #[must_use]
-    pub fn region(&self) -> &Token {
+    pub fn region(&self) -> &str {
         self.segment(Level::Region)
     }
 
     /// `site` segment.
     #[must_use]
-    pub fn site(&self) -> &Token {
+    pub fn site(&self) -> &str {
         self.segment(Level::Site)
     }
 
     /// `asset` segment (the leaf).
     #[must_use]
-    pub fn asset(&self) -> &Token {
+    pub fn asset(&self) -> &str {
         self.segment(Level::Asset)
+    }
+
+    /// The leaf as a token (the asset's stable identity as it moves between sites).
+    #[must_use]
+    pub fn leaf(&self) -> Token {
+        Token(self.asset().to_owned())
     }
 
     /// The asset as a node of the hierarchy.
     #[must_use]
-    pub fn node(&self) -> &NodePath {
-        &self.node
+    pub fn node(&self) -> NodePath {
+        self.ancestor(Level::Asset)
     }
 
     /// The ancestor of this asset at `level` (the asset itself at [`Level::Asset`]).
     #[must_use]
     pub fn ancestor(&self, level: Level) -> NodePath {
-        NodePath(self.node.0[..level.depth()].to_vec())
+        let d = level.depth();
+        if d == 0 {
+            return NodePath::root();
+        }
+        let prefix = &self.text[..usize::from(self.ends[d - 1])];
+        NodePath(prefix.split('/').map(|t| Token(t.to_owned())).collect())
+    }
+
+    /// Whether the asset sits under `node` (or is it).
+    #[must_use]
+    pub fn is_under(&self, node: &NodePath) -> bool {
+        let d = node.0.len();
+        d == 0
+            || (d <= 5
+                && node
+                    .0
+                    .iter()
+                    .enumerate()
+                    .all(|(i, t)| self.segment(Level::ALL[i + 1]) == t.as_str()))
     }
 }
 
@@ -316,7 +342,7 @@ impl TryFrom<NodePath> for AssetPath {
     type Error = DomainError;
     fn try_from(node: NodePath) -> Result<Self, DomainError> {
         if node.level() == Level::Asset {
-            Ok(Self::from_node(node))
+            Ok(Self::from_tokens(&node.0))
         } else {
             Err(DomainError::PathDepth {
                 path: node.to_string(),
@@ -338,7 +364,7 @@ impl FromStr for AssetPath {
                 expected: "5",
             });
         }
-        Ok(Self::from_node(NodePath(tokens)))
+        Ok(Self::from_tokens(&tokens))
     }
 }
 
@@ -351,7 +377,7 @@ impl TryFrom<String> for AssetPath {
 
 impl From<AssetPath> for String {
     fn from(value: AssetPath) -> String {
-        value.text.into_string()
+        value.text.to_string()
     }
 }
 
@@ -369,16 +395,21 @@ mod tests {
     fn asset_paths_round_trip_and_expose_ancestors() {
         let p: AssetPath = "north/sub-1/feeder_2/site-0007/bat-1".parse().unwrap();
         assert_eq!(p.to_string(), "north/sub-1/feeder_2/site-0007/bat-1");
-        assert_eq!(p.region().as_str(), "north");
-        assert_eq!(p.site().as_str(), "site-0007");
-        assert_eq!(p.asset().as_str(), "bat-1");
+        assert_eq!(p.region(), "north");
+        assert_eq!(p.site(), "site-0007");
+        assert_eq!(p.asset(), "bat-1");
+        assert_eq!(p.leaf().as_str(), "bat-1");
         assert_eq!(
             p.ancestor(Level::Feeder).to_string(),
             "north/sub-1/feeder_2"
         );
         assert_eq!(p.ancestor(Level::Fleet), NodePath::root());
         assert_eq!(p.node().level(), Level::Asset);
-        assert!(p.ancestor(Level::Substation).contains(p.node()));
+        assert!(p.ancestor(Level::Substation).contains(&p.node()));
+        assert!(p.is_under(&p.ancestor(Level::Feeder)));
+        assert!(p.is_under(&NodePath::root()));
+        assert!(!p.is_under(&"north/sub-2".parse().unwrap()));
+        assert!(p.is_under(&p.node()));
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl Topic {
             | (Self::Events, Message::Event(_)) => true,
             (Self::Setpoints { site }, Message::Setpoint(s)) => site
                 .as_deref()
-                .is_none_or(|site| s.setpoint.asset().site().as_str() == site),
+                .is_none_or(|site| s.setpoint.asset().site() == site),
             _ => false,
         }
     }

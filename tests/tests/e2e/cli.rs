@@ -241,10 +241,25 @@ fn sim_and_gateway_run_as_separate_processes_over_nats() {
         "telemetry from every device of the other process"
     );
 
-    // The control process shows every asset with its registration and telemetry.
-    let (status, body) = http_get(api, "/api/v1/assets").unwrap();
-    assert_eq!(status, 200);
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // The control process shows every asset with its registration and telemetry (it may be a
+    // moment behind the subscriber above: poll, bounded).
+    let ready = |v: &serde_json::Value| {
+        v["count"] == 4
+            && v["assets"].as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|a| a["device"].is_object() && a["latest"].is_object())
+            })
+    };
+    let mut v = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (status, body) = http_get(api, "/api/v1/assets").unwrap();
+        assert_eq!(status, 200);
+        v = serde_json::from_str(&body).unwrap();
+        if ready(&v) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(v["count"], 4, "{v}");
     for a in v["assets"].as_array().unwrap() {
         assert!(a["latest"]["readings"]["soc"].is_number(), "{a}");
