@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::fleet::FleetService;
+use crate::fleet::{FleetService, RegistryStore};
 use crate::{AppState, SimulatedAssets, app, gateway_devices};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -122,6 +122,10 @@ struct RunArgs {
     /// Gateway poll interval, ms.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     poll_ms: u64,
+    /// Keep the asset registry in this JSON file between runs (with the in-process bus; over
+    /// NATS it lives in the `registry` KV bucket).
+    #[arg(long)]
+    registry_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     fleet: FleetArgs,
 }
@@ -211,30 +215,51 @@ async fn sim(args: FleetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect_bus(nats: Option<&str>) -> anyhow::Result<Arc<dyn Bus>> {
+/// The bus, and where the registry lives with it: the KV bucket on NATS, else `file` (or
+/// memory).
+async fn connect_bus(
+    nats: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<(Arc<dyn Bus>, RegistryStore)> {
     Ok(match nats {
         Some(url) => {
             let bus = NatsBus::connect(url, NatsSettings::default())
                 .await
                 .with_context(|| format!("failed to set up the NATS bus at {url}"))?;
-            tracing::info!(%url, "bus: NATS with JetStream");
-            Arc::new(bus)
+            let kv = bus
+                .jetstream()
+                .get_key_value(vpp_telemetry::nats::REGISTRY_BUCKET)
+                .await
+                .context("failed to open the registry bucket")?;
+            tracing::info!(%url, "bus: NATS with JetStream; registry in its KV bucket");
+            (Arc::new(bus), RegistryStore::Kv(Box::new(kv)))
         }
         None => {
             tracing::info!("bus: in-process");
-            Arc::new(InProcessBus::default())
+            let store = file.map_or(RegistryStore::Memory, |f| RegistryStore::File(f.to_owned()));
+            (Arc::new(InProcessBus::default()), store)
         }
     })
+}
+
+/// The control plane's fleet view, loaded from `store` and following `bus`.
+async fn fleet_service(
+    bus: &dyn Bus,
+    clock: Arc<dyn vpp_domain::Clock>,
+    store: RegistryStore,
+) -> anyhow::Result<Arc<FleetService>> {
+    let fleet = FleetService::with_store(clock, Default::default(), store)
+        .await
+        .context("failed to load the asset registry")?;
+    Ok(Arc::new(fleet).follow(bus).await?)
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let running = start_fleet(&args.fleet).await?;
-    let bus = connect_bus(args.nats.as_deref()).await?;
+    let (bus, store) = connect_bus(args.nats.as_deref(), args.registry_file.as_deref()).await?;
     let clock: Arc<dyn vpp_domain::Clock> = Arc::clone(running.fleet()) as _;
-    let twins = Arc::new(FleetService::new(Arc::clone(&clock), Default::default()))
-        .follow(bus.as_ref())
-        .await?;
+    let twins = fleet_service(bus.as_ref(), Arc::clone(&clock), store).await?;
     let mut gateway_config = GatewayConfig::new(gateway_devices(&running));
     gateway_config.poll_interval_ms = args.poll_ms;
     let gateway = Gateway::spawn(gateway_config, Arc::clone(&bus), clock).await?;
@@ -266,10 +291,8 @@ async fn serve_api(
 
 async fn control(args: ControlArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
-    let bus = connect_bus(Some(&args.nats)).await?;
-    let twins = Arc::new(FleetService::new(Arc::new(SystemClock), Default::default()))
-        .follow(bus.as_ref())
-        .await?;
+    let (bus, store) = connect_bus(Some(&args.nats), None).await?;
+    let twins = fleet_service(bus.as_ref(), Arc::new(SystemClock), store).await?;
     serve_api(
         args.listen,
         AppState {
@@ -292,7 +315,7 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         config.poll_interval_ms = ms;
     }
     let devices = config.devices.len();
-    let bus = connect_bus(Some(&args.nats)).await?;
+    let (bus, _) = connect_bus(Some(&args.nats), None).await?;
     let gateway = Gateway::spawn(config, bus, Arc::new(SystemClock)).await?;
     tracing::info!(devices, "gateway polling");
     shutdown.await;

@@ -39,6 +39,42 @@ struct NodeHistory {
     energy_p50: Series,
 }
 
+/// Where the registry is kept between runs.
+#[derive(Debug, Clone)]
+pub enum RegistryStore {
+    /// In memory only.
+    Memory,
+    /// A JSON snapshot file, rewritten (atomically) after changes.
+    File(std::path::PathBuf),
+    /// The NATS KV bucket `registry`, one key per asset: `asset.<leaf>`.
+    Kv(Box<async_nats::jetstream::kv::Store>),
+}
+
+/// Why the registry could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The snapshot file could not be read.
+    #[error("failed to read registry snapshot {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The snapshot or a KV entry is not a registry.
+    #[error("registry data at {at} is malformed: {detail}")]
+    Malformed {
+        /// File or key.
+        at: String,
+        /// What serde said.
+        detail: String,
+    },
+    /// The KV bucket could not be read.
+    #[error("failed to read the registry bucket: {0}")]
+    Kv(String),
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// Entries live in a Vec behind one index: at fleet scale a map of entries would round
@@ -48,6 +84,8 @@ struct State {
     registry: Registry,
     aggregator: Aggregator,
     nodes: HashMap<NodePath, NodeHistory>,
+    /// Assets whose registry records changed since the last save.
+    dirty: std::collections::BTreeSet<vpp_domain::Token>,
 }
 
 /// One asset as `GET /api/v1/assets/{path}` shows it.
@@ -98,6 +136,7 @@ pub struct FleetService {
     state: Mutex<State>,
     clock: Arc<dyn Clock>,
     config: AggregationConfig,
+    store: RegistryStore,
 }
 
 fn kw(v: Option<f64>) -> Option<Kilowatts> {
@@ -119,6 +158,76 @@ impl FleetService {
             }),
             clock,
             config,
+            store: RegistryStore::Memory,
+        }
+    }
+
+    /// A fleet whose registry is loaded from, and saved to, `store`.
+    pub async fn with_store(
+        clock: Arc<dyn Clock>,
+        config: AggregationConfig,
+        store: RegistryStore,
+    ) -> Result<Self, StoreError> {
+        let registry = match &store {
+            RegistryStore::Memory => Registry::new(),
+            RegistryStore::File(path) => match std::fs::read_to_string(path) {
+                Ok(text) => serde_json::from_str(&text).map_err(|e| StoreError::Malformed {
+                    at: path.display().to_string(),
+                    detail: e.to_string(),
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Registry::new(),
+                Err(source) => {
+                    return Err(StoreError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            },
+            RegistryStore::Kv(kv) => load_kv(kv).await?,
+        };
+        let me = Self {
+            store,
+            ..Self::new(clock, config)
+        };
+        me.lock().registry = registry;
+        Ok(me)
+    }
+
+    /// Writes the registry changes since the last save to the store. Failures are logged and
+    /// retried at the next save (the changes stay marked).
+    pub async fn save_registry(&self) {
+        let (dirty, snapshot, records) = {
+            let mut state = self.lock();
+            if state.dirty.is_empty() {
+                return;
+            }
+            let dirty = std::mem::take(&mut state.dirty);
+            let snapshot =
+                matches!(self.store, RegistryStore::File(_)).then(|| state.registry.clone());
+            let records: Vec<_> = dirty
+                .iter()
+                .filter_map(|leaf| Some((leaf.clone(), state.registry.records(leaf)?)))
+                .collect();
+            (dirty, snapshot, records)
+        };
+        let result = match (&self.store, snapshot) {
+            (RegistryStore::File(path), Some(registry)) => write_snapshot(path, &registry),
+            (RegistryStore::Kv(kv), _) => {
+                let mut r = Ok(());
+                for (leaf, rec) in records {
+                    let bytes = serde_json::to_vec(&rec).unwrap_or_default();
+                    if let Err(e) = kv.put(format!("asset.{leaf}"), bytes.into()).await {
+                        r = Err(e.to_string());
+                        break;
+                    }
+                }
+                r
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(err = %e, "failed to save the registry; will retry");
+            self.lock().dirty.extend(dirty);
         }
     }
 
@@ -155,6 +264,7 @@ impl FleetService {
             loop {
                 ticks.tick().await;
                 me.refresh();
+                me.save_registry().await;
             }
         });
         Ok(self)
@@ -215,6 +325,7 @@ impl FleetService {
             .clone()
             .unwrap_or_else(|| "unknown".to_owned());
         let leaf = asset.leaf();
+        let before = state.registry.records(&leaf);
         let result = match state.registry.path_of(&leaf, at) {
             None => state.registry.register(asset, &serial, at),
             Some(p) if &p != asset => {
@@ -227,8 +338,12 @@ impl FleetService {
             }
             Some(_) => Ok(()),
         };
-        if let Err(e) = result {
-            tracing::warn!(%asset, err = %e, "registry refused a registration");
+        match result {
+            Ok(()) if state.registry.records(&leaf) != before => {
+                state.dirty.insert(leaf);
+            }
+            Ok(()) => {}
+            Err(e) => tracing::warn!(%asset, err = %e, "registry refused a registration"),
         }
         let e = Self::entry(&mut state, asset);
         e.twin.describe(
@@ -392,5 +507,112 @@ impl FleetService {
     #[must_use]
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+}
+
+async fn load_kv(kv: &async_nats::jetstream::kv::Store) -> Result<Registry, StoreError> {
+    use futures::StreamExt;
+    let mut registry = Registry::new();
+    let mut keys = kv.keys().await.map_err(|e| StoreError::Kv(e.to_string()))?;
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| StoreError::Kv(e.to_string()))?;
+        let Some(leaf) = key.strip_prefix("asset.") else {
+            continue;
+        };
+        let Some(bytes) = kv
+            .get(&key)
+            .await
+            .map_err(|e| StoreError::Kv(e.to_string()))?
+        else {
+            continue;
+        };
+        let malformed = |detail: String| StoreError::Malformed {
+            at: format!("registry key {key}"),
+            detail,
+        };
+        let leaf = vpp_domain::Token::new(leaf).map_err(|e| malformed(e.to_string()))?;
+        let records = serde_json::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
+        registry.restore(leaf, records);
+    }
+    Ok(registry)
+}
+
+fn write_snapshot(path: &std::path::Path, registry: &Registry) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(registry).map_err(|e| e.to_string())?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, json).map_err(|e| format!("write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("rename to {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[derive(Debug)]
+    struct At(DateTime<Utc>);
+
+    impl Clock for At {
+        fn now(&self) -> DateTime<Utc> {
+            self.0
+        }
+    }
+
+    fn device(serial: &str) -> DeviceDescription {
+        DeviceDescription {
+            endpoint: "127.0.0.1:1502".into(),
+            unit_id: 1,
+            base_address: 40000,
+            manufacturer: None,
+            model: None,
+            version: None,
+            serial: Some(serial.into()),
+            capacity_kwh: Some(10.0),
+            max_charge_kw: Some(5.0),
+            max_discharge_kw: Some(5.0),
+            soc_min: None,
+            soc_max: None,
+            soc_reserve: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_registry_survives_a_restart_through_its_snapshot_file() {
+        let t = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        let file = std::env::temp_dir().join(format!("vpp-registry-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let store = RegistryStore::File(file.clone());
+        let a = FleetService::with_store(Arc::new(At(t)), Default::default(), store.clone())
+            .await
+            .unwrap();
+        a.on_registration(&"r/s/f/x/b1".parse().unwrap(), device("SN-1"), t);
+        a.on_registration(
+            &"r/s/f/x/b1".parse().unwrap(),
+            device("SN-2"),
+            t + TimeDelta::days(1),
+        );
+        a.save_registry().await;
+
+        let b = FleetService::with_store(Arc::new(At(t)), Default::default(), store)
+            .await
+            .unwrap();
+        let at = |d| b.registry_as_of(t + TimeDelta::days(d));
+        assert_eq!(at(0)[0].1.as_deref(), Some("SN-1"));
+        assert_eq!(
+            at(2)[0].1.as_deref(),
+            Some("SN-2"),
+            "the replacement is remembered"
+        );
+
+        std::fs::write(&file, "{broken").unwrap();
+        let err = FleetService::with_store(
+            Arc::new(At(t)),
+            Default::default(),
+            RegistryStore::File(file.clone()),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("malformed"), "{err}");
+        let _ = std::fs::remove_file(&file);
     }
 }

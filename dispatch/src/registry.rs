@@ -71,6 +71,16 @@ pub enum RegistryError {
     NotASite(String),
 }
 
+/// Everything the registry holds about one asset (the unit of persistence in a key-value
+/// store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetRecords {
+    /// Where it sat, oldest first.
+    pub placements: Vec<Record<NodePath>>,
+    /// Which device served it, oldest first.
+    pub devices: Vec<Record<String>>,
+}
+
 /// The registry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Registry {
@@ -278,6 +288,21 @@ impl Registry {
         out
     }
 
+    /// Everything held about `leaf`.
+    #[must_use]
+    pub fn records(&self, leaf: &Token) -> Option<AssetRecords> {
+        Some(AssetRecords {
+            placements: self.placements.get(leaf)?.clone(),
+            devices: self.devices.get(leaf).cloned().unwrap_or_default(),
+        })
+    }
+
+    /// Puts back what was persisted about `leaf` (replacing what is held).
+    pub fn restore(&mut self, leaf: Token, records: AssetRecords) {
+        self.devices.insert(leaf.clone(), records.devices);
+        self.placements.insert(leaf, records.placements);
+    }
+
     /// The placement history of `leaf`, oldest first.
     #[must_use]
     pub fn history(&self, leaf: &Token) -> &[Record<NodePath>] {
@@ -392,6 +417,26 @@ mod tests {
             r.move_to(&tok("b2"), node("r/s/fa/site1"), day(4)),
             Err(RegistryError::NotActive { .. })
         ));
+    }
+
+    #[test]
+    fn per_asset_records_restore_the_same_answers() {
+        let mut r = fleet();
+        r.move_to(&tok("b2"), node("r/s/fb/site2"), day(10))
+            .unwrap();
+        let mut copy = Registry::new();
+        for leaf in ["b1", "b2", "b3"] {
+            copy.restore(tok(leaf), r.records(&tok(leaf)).unwrap());
+        }
+        assert_eq!(
+            copy.members(&NodePath::root(), day(9)),
+            r.members(&NodePath::root(), day(9))
+        );
+        assert_eq!(
+            copy.path_of(&tok("b2"), day(11)),
+            r.path_of(&tok("b2"), day(11))
+        );
+        assert!(r.records(&tok("nope")).is_none());
     }
 
     #[test]

@@ -409,3 +409,53 @@ async fn an_offline_device_gives_a_disconnect_event_on_nats_and_no_values() {
     assert!(reason.contains("no answer"), "{reason}");
     crate::rig::assert_no_telemetry_from(&mut r.telemetry, &dead, 10).await;
 }
+
+#[tokio::test]
+async fn the_registry_is_kept_in_the_kv_bucket_across_restarts() {
+    use vpp_api::fleet::{FleetService, RegistryStore};
+    let server = NatsServer::start();
+    let nats = bus(&server).await;
+    let kv =
+        || async { RegistryStore::Kv(nats.jetstream().get_key_value("registry").await.unwrap()) };
+    let clock = Arc::new(vpp_telemetry::gateway::SystemClock);
+    // The control plane first, so that it sees the registrations.
+    let first = Arc::new(
+        FleetService::with_store(clock.clone(), Default::default(), kv().await)
+            .await
+            .unwrap(),
+    )
+    .follow(nats.as_ref())
+    .await
+    .unwrap();
+    let mut r = rig(1, 2, Arc::clone(&nats) as _).await;
+    // Both registrations reach the service over NATS.
+    let mut seen = 0;
+    while seen < 2 {
+        if let Message::Event(e) = next_msg(&mut r.events).await
+            && matches!(e.kind, EventKind::Registration { .. })
+        {
+            seen += 1;
+        }
+    }
+    for _ in 0..100 {
+        if first.registry_as_of(chrono::Utc::now()).len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.save_registry().await;
+
+    // A new control plane loads the same registry from the bucket.
+    let second = FleetService::with_store(clock, Default::default(), kv().await)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let a = first.registry_as_of(now);
+    let b = second.registry_as_of(now);
+    assert_eq!(a.len(), 2);
+    assert_eq!(a, b);
+    assert!(
+        b.iter()
+            .all(|(_, serial)| serial.as_deref().is_some_and(|s| s.starts_with("SIM")))
+    );
+}
