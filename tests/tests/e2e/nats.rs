@@ -415,8 +415,11 @@ async fn the_registry_is_kept_in_the_kv_bucket_across_restarts() {
     use vpp_api::fleet::{FleetService, RegistryStore};
     let server = NatsServer::start();
     let nats = bus(&server).await;
-    let kv =
-        || async { RegistryStore::Kv(nats.jetstream().get_key_value("registry").await.unwrap()) };
+    let kv = || async {
+        RegistryStore::Kv(Box::new(
+            nats.jetstream().get_key_value("registry").await.unwrap(),
+        ))
+    };
     let clock = Arc::new(vpp_telemetry::gateway::SystemClock);
     // The control plane first, so that it sees the registrations.
     let first = Arc::new(
