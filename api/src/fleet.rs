@@ -326,6 +326,7 @@ impl FleetService {
             .unwrap_or_else(|| "unknown".to_owned());
         let leaf = asset.leaf();
         let before = state.registry.records(&leaf);
+        let moved_from = state.registry.path_of(&leaf, at).filter(|p| p != asset);
         let result = match state.registry.path_of(&leaf, at) {
             None => state.registry.register(asset, &serial, at),
             Some(p) if &p != asset => {
@@ -344,6 +345,17 @@ impl FleetService {
             }
             Ok(()) => {}
             Err(e) => tracing::warn!(%asset, err = %e, "registry refused a registration"),
+        }
+        // A move: the twin (and its history) follows the asset to its new place; the old
+        // parents stop counting it.
+        if let Some(old) = moved_from
+            && let Some(ix) = state.index.remove(&old)
+        {
+            state.aggregator.remove(&old);
+            if !state.index.contains_key(asset) {
+                state.assets[ix].twin.relocate(asset.clone());
+                state.index.insert(asset.clone(), ix);
+            }
         }
         let e = Self::entry(&mut state, asset);
         e.twin.describe(
@@ -416,9 +428,10 @@ impl FleetService {
         let now = self.clock.now();
         let state = self.lock();
         let mut out: Vec<_> = state
-            .assets
-            .iter()
-            .map(|e| {
+            .index
+            .values()
+            .map(|&ix| {
+                let e = &state.assets[ix];
                 (
                     e.twin.asset().clone(),
                     e.twin.status(now, &self.config.thresholds),
@@ -574,6 +587,49 @@ mod tests {
             soc_max: None,
             soc_reserve: None,
         }
+    }
+
+    #[test]
+    fn a_moved_asset_takes_its_twin_along_and_leaves_its_old_feeder() {
+        use vpp_telemetry::wire::{TelemetryMsg, WIRE_VERSION};
+        let t = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        let f = FleetService::new(Arc::new(At(t + TimeDelta::days(1))), Default::default());
+        let a: AssetPath = "r/s/fa/x1/b1".parse().unwrap();
+        let b: AssetPath = "r/s/fb/x2/b1".parse().unwrap();
+        f.on_registration(&a, device("SN-1"), t);
+        let sample = vpp_domain::TelemetrySample::new(
+            a.clone(),
+            1,
+            t + TimeDelta::days(1),
+            t + TimeDelta::days(1),
+            vpp_domain::Readings {
+                soc: Some(Soc::new(0.5).unwrap()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        f.on_telemetry(&TelemetryMsg {
+            v: WIRE_VERSION,
+            sample,
+            stale: false,
+        });
+        let fa: NodePath = "r/s/fa".parse().unwrap();
+        let fb: NodePath = "r/s/fb".parse().unwrap();
+        assert_eq!(f.aggregate(&fa).unwrap().members, 1);
+
+        let moved_at = t + TimeDelta::hours(30);
+        f.on_registration(&b, device("SN-1"), moved_at);
+        assert!(f.aggregate(&fa).is_none_or(|g| g.members == 0));
+        assert_eq!(f.aggregate(&fb).unwrap().members, 1);
+        let twin = f.asset(&b).expect("the twin moved along");
+        assert_eq!(
+            twin.latest.unwrap().readings.soc,
+            Some(Soc::new(0.5).unwrap())
+        );
+        assert!(f.asset(&a).is_none());
+        // As of before the move, the registry still places it on feeder A.
+        assert_eq!(f.registry_as_of(moved_at - TimeDelta::hours(1))[0].0, a);
+        assert_eq!(f.registry_as_of(moved_at)[0].0, b);
     }
 
     #[tokio::test]

@@ -231,6 +231,11 @@ impl Twin {
         self.reported = reported;
     }
 
+    /// The asset moved in the hierarchy: same asset, same history, new path.
+    pub fn relocate(&mut self, asset: AssetPath) {
+        self.asset = asset;
+    }
+
     /// Sets the configuration the control plane wants.
     pub fn set_desired(&mut self, desired: AssetConfig) {
         self.desired = desired;
