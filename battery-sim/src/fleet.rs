@@ -320,7 +320,9 @@ impl Fleet {
                     &names[1],
                     &names[2],
                     &names[3],
-                    &format!("bat{unit:03}"),
+                    // Unique across the fleet: the leaf is the asset's identity (it keeps it when it
+                    // moves between sites).
+                    &format!("bat{:05}-{unit:03}", s + 1),
                 )
                 .map_err(|e| FleetError::Config(format!("generated path: {e}")))?;
                 let ramp = config
@@ -568,7 +570,7 @@ mod tests {
         let last = a.devices().last().unwrap();
         assert_eq!(
             last.asset().to_string(),
-            "r01/sub001/f0003/site00020/bat003"
+            "r01/sub001/f0003/site00020/bat00020-003"
         );
         assert_eq!(a.sites()[0].device(1).unwrap().unit_id(), 1);
         assert!(a.sites()[0].device(0).is_none());

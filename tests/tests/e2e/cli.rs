@@ -42,7 +42,7 @@ fn sim_lists_one_endpoint_per_site_with_unit_ids_per_battery() {
             d["asset"]
                 .as_str()
                 .unwrap()
-                .ends_with(&format!("bat{unit:03}"))
+                .ends_with(&format!("-{unit:03}"))
         );
     }
     assert_eq!(
