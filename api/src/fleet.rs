@@ -110,6 +110,18 @@ pub struct AssetDetail {
     pub device: Option<DeviceDescription>,
 }
 
+/// A node's aggregate at a "now".
+#[derive(Debug, Clone, Serialize)]
+pub struct AggregateAnswer {
+    /// The "now" it was evaluated at.
+    pub as_of: DateTime<Utc>,
+    /// Age of the oldest data counted, seconds.
+    pub oldest_age_s: Option<f64>,
+    /// The aggregate.
+    #[serde(flatten)]
+    pub aggregate: NodeAggregate,
+}
+
 /// One history answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryAnswer {
@@ -464,11 +476,33 @@ impl FleetService {
 
     /// The aggregate of a node, evaluated at "now".
     #[must_use]
-    pub fn aggregate(&self, node: &NodePath) -> Option<NodeAggregate> {
+    pub fn aggregate(&self, node: &NodePath) -> Option<AggregateAnswer> {
         let now = self.clock.now();
         let mut state = self.lock();
         state.aggregator.refresh(now);
-        state.aggregator.aggregate(node)
+        let aggregate = state.aggregator.aggregate(node)?;
+        Some(AggregateAnswer {
+            as_of: now,
+            oldest_age_s: aggregate
+                .oldest_measured_at
+                .map(|t| (now - t).num_milliseconds() as f64 / 1000.0),
+            aggregate,
+        })
+    }
+
+    /// Takes `leaf` out of the fleet from "now" (its twin leaves the aggregates).
+    pub fn decommission(
+        &self,
+        asset: &AssetPath,
+    ) -> Result<(), vpp_dispatch::registry::RegistryError> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let leaf = asset.leaf();
+        state.registry.decommission(&leaf, now)?;
+        state.dirty.insert(leaf);
+        state.aggregator.remove(asset);
+        state.index.remove(asset);
+        Ok(())
     }
 
     /// History of an asset (power, SoC) or of a node (P50 discharge power and energy).
@@ -615,12 +649,12 @@ mod tests {
         });
         let fa: NodePath = "r/s/fa".parse().unwrap();
         let fb: NodePath = "r/s/fb".parse().unwrap();
-        assert_eq!(f.aggregate(&fa).unwrap().members, 1);
+        assert_eq!(f.aggregate(&fa).unwrap().aggregate.members, 1);
 
         let moved_at = t + TimeDelta::hours(30);
         f.on_registration(&b, device("SN-1"), moved_at);
-        assert!(f.aggregate(&fa).is_none_or(|g| g.members == 0));
-        assert_eq!(f.aggregate(&fb).unwrap().members, 1);
+        assert!(f.aggregate(&fa).is_none_or(|g| g.aggregate.members == 0));
+        assert_eq!(f.aggregate(&fb).unwrap().aggregate.members, 1);
         let twin = f.asset(&b).expect("the twin moved along");
         assert_eq!(
             twin.latest.unwrap().readings.soc,

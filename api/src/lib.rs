@@ -384,6 +384,24 @@ struct RegistryAnswer {
     assets: Vec<RegistryEntry>,
 }
 
+async fn decommission(
+    State(state): State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Result<Json<RegistryEntry>, ApiError> {
+    let asset = parse_asset(&path)?;
+    if state.fleet.asset(&asset).is_none() {
+        return Err(ApiError::NotFound(format!("asset {asset}")));
+    }
+    state
+        .fleet
+        .decommission(&asset)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(Json(RegistryEntry {
+        asset,
+        serial: None,
+    }))
+}
+
 async fn registry(
     State(state): State<AppState>,
     query: Result<axum::extract::Query<RegistryQuery>, axum::extract::rejection::QueryRejection>,
@@ -411,6 +429,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/assets/{*path}", get(get_asset))
         .route("/api/v1/nodes/{*rest}", get(node_view))
         .route("/api/v1/registry", get(registry))
+        .route(
+            "/api/v1/registry/{*path}",
+            axum::routing::delete(decommission),
+        )
         .route("/api/v1/sim/faults/{*asset}", axum::routing::put(set_fault))
         .fallback(not_found)
         .with_state(state)
@@ -634,6 +656,10 @@ mod tests {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["members"], 1);
         assert_eq!(body["discharge_kw"]["p50"], 4.0);
+        assert_eq!(
+            body["oldest_age_s"], 0.998,
+            "the twin holds the second sample: 1 s - 2 ms old"
+        );
         assert!((body["energy_above_reserve_kwh"]["p50"].as_f64().unwrap() - 4.0).abs() < 1e-9);
         let (status, body) = get("/api/v1/nodes/aggregate").await;
         assert_eq!(status, StatusCode::OK, "the fleet root: {body}");
@@ -666,5 +692,52 @@ mod tests {
         assert_eq!(body["count"], 0, "not registered yet then");
         let (status, _) = get("/api/v1/registry?as_of=soon").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn decommissioning_takes_an_asset_out_of_registry_and_aggregates() {
+        let fleet = twins();
+        let state = || AppState {
+            assets: Arc::new(Fixed(vec![])),
+            fleet: Arc::clone(&fleet),
+            sim: None,
+        };
+        let req = |m: &str, uri: &str| {
+            Request::builder()
+                .method(m)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let res = app(state())
+            .oneshot(req("DELETE", "/api/v1/registry/r/s/f/x/a"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app(state())
+            .oneshot(req("GET", "/api/v1/registry"))
+            .await
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(res.into_body(), 1 << 20).await.unwrap()).unwrap();
+        assert_eq!(body["count"], 0);
+        let res = app(state())
+            .oneshot(req("GET", "/api/v1/nodes/r/s/f/aggregate"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let res = app(state())
+            .oneshot(req("DELETE", "/api/v1/registry/r/s/f/x/a"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "already gone");
+        // The registry still knows it was there yesterday.
+        let res = app(state())
+            .oneshot(req("GET", "/api/v1/registry?as_of=2026-06-01T11:59:59.5Z"))
+            .await
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(res.into_body(), 1 << 20).await.unwrap()).unwrap();
+        assert_eq!(body["count"], 1);
     }
 }
