@@ -21,28 +21,18 @@ use serde::Serialize;
 use vpp_battery_sim::fleet::{DeviceInfo, RunningFleet};
 use vpp_battery_sim::{Fault, Limit};
 use vpp_dispatch::twin::{Observation, Status};
-use vpp_domain::{AssetPath, BatterySpecParams, NodePath};
+use vpp_domain::{AssetPath, NodePath};
 use vpp_telemetry::wire::DeviceDescription;
 
 use crate::fleet::FleetService;
 
-/// The simulator's own view of a battery (only when the simulator runs in this process).
+/// The simulator's own view of a battery (only when the simulator runs in this process): how to
+/// reach it (with its live SoC and spec) and what it does now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimulatorView {
-    /// Modbus TCP endpoint host.
-    pub host: String,
-    /// Modbus TCP endpoint port.
-    pub port: u16,
-    /// Modbus unit id.
-    pub unit_id: u8,
-    /// SunSpec base register.
-    pub base_address: u16,
-    /// Serial number.
-    pub serial: String,
-    /// Rating and limits.
-    pub spec: BatterySpecParams,
-    /// State of charge, 0..=1.
-    pub soc: f64,
+    /// Endpoint, unit id, base address, serial, spec and SoC.
+    #[serde(flatten)]
+    pub device: DeviceInfo,
     /// Battery power, kW, `> 0` discharging.
     pub power_kw: f64,
     /// What limited the power in the last step.
@@ -134,13 +124,11 @@ impl AssetSource for SimulatedAssets {
                     device: twin.as_ref().and_then(|t| t.device.clone()),
                     latest: twin.and_then(|t| t.latest),
                     simulator: Some(SimulatorView {
-                        host: info.host.to_string(),
-                        port: info.port,
-                        unit_id: info.unit_id,
-                        base_address: info.base_address,
-                        serial: info.serial.clone(),
-                        spec: b.spec().params(),
-                        soc: b.state().soc(b.spec()).get(),
+                        device: DeviceInfo {
+                            spec: b.spec().params(),
+                            soc: b.state().soc(b.spec()).get(),
+                            ..info.clone()
+                        },
                         power_kw: b.state().power.get(),
                         limit: b.state().limit,
                         setpoint_enabled: b.controls().enabled,
@@ -474,13 +462,16 @@ mod tests {
             device: None,
             latest: None,
             simulator: Some(SimulatorView {
-                host: "127.0.0.1".into(),
-                port: 1502,
-                unit_id: 1,
-                base_address: 40000,
-                serial: "SN".into(),
-                spec: BatterySpecParams::home_battery(),
-                soc: 0.5,
+                device: DeviceInfo {
+                    asset: path.parse().unwrap(),
+                    host: std::net::Ipv4Addr::LOCALHOST.into(),
+                    port: 1502,
+                    unit_id: 1,
+                    base_address: 40000,
+                    serial: "SN".into(),
+                    spec: vpp_domain::BatterySpecParams::home_battery(),
+                    soc: 0.5,
+                },
                 power_kw: -1.0,
                 limit: Limit::None,
                 setpoint_enabled: true,
