@@ -45,6 +45,16 @@ enum Command {
     Gateway(GatewayArgs),
     /// Run the control side alone: follow the fleet on NATS and serve the HTTP API.
     Control(ControlArgs),
+    /// Offline forecasting jobs.
+    #[command(subcommand)]
+    Forecast(ForecastCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ForecastCommand {
+    /// Rolling-origin backtest of a forecaster on a CSV file; prints MASE, MAPE, MAE, RMSE,
+    /// pinball loss, P10-P90 coverage and time per forecast.
+    Backtest(crate::forecast_cli::BacktestArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -305,6 +315,34 @@ async fn control(args: ControlArgs) -> anyhow::Result<()> {
     .await
 }
 
+fn forecast_backtest(args: &crate::forecast_cli::BacktestArgs) -> anyhow::Result<()> {
+    let report = crate::forecast_cli::backtest(args)?;
+    let m = &report.metrics;
+    println!(
+        "model {}  origins {}  steps {}  step {} s  missing {}",
+        report.model,
+        report.origins.len(),
+        m.steps,
+        report.step_s,
+        report.missing_steps
+    );
+    println!(
+        "MASE {:.3}  MAPE {:.2} %  MAE {:.3}  RMSE {:.3}  pinball {:.3}  P10-P90 coverage {:.1} %  {:.3} ms per forecast",
+        m.mase,
+        m.mape,
+        m.mae,
+        m.rmse,
+        m.pinball,
+        m.coverage_p10_p90 * 100.0,
+        report.ms_per_forecast
+    );
+    if let Some(out) = &args.out {
+        std::fs::write(out, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("failed to write {}", out.display()))?;
+    }
+    Ok(())
+}
+
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let text = std::fs::read_to_string(&args.config)
@@ -355,6 +393,7 @@ fn real_main() -> anyhow::Result<()> {
             Some(Command::Run(args)) => run(args).await,
             Some(Command::Gateway(args)) => gateway(args).await,
             Some(Command::Control(args)) => control(args).await,
+            Some(Command::Forecast(ForecastCommand::Backtest(args))) => forecast_backtest(&args),
             None => run(RunArgs::default()).await,
         }
     })

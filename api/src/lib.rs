@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod fleet;
+pub mod forecast_cli;
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod forecast;
 mod gateway_inproc;
 mod modbus_tcp;
 mod nats;

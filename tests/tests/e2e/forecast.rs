@@ -1,0 +1,51 @@
+//! `vpp forecast backtest` on the real data in `../shared/data`, against published figures.
+
+use std::process::Command;
+
+use crate::vpp_bin;
+use vpp_tests::workspace_root;
+
+#[test]
+fn seasonal_naive_on_victoria_demand_reproduces_the_published_mase() {
+    let data = workspace_root().join("../shared/data/vic_electricity.csv");
+    assert!(
+        data.exists(),
+        "the shared data set is missing: {}",
+        data.display()
+    );
+    let out = std::env::temp_dir().join(format!("vpp-vic-{}.json", std::process::id()));
+    let status = Command::new(vpp_bin())
+        .args(["forecast", "backtest", "--input"])
+        .arg(&data)
+        .args([
+            "--time-col",
+            "Time",
+            "--target-col",
+            "Demand",
+            "--exog",
+            "Temperature,Holiday",
+        ])
+        .args(["--horizon", "48", "--origins", "28", "--window-days", "28"])
+        .args([
+            "--model",
+            "seasonal-naive-day",
+            "--tz",
+            "Australia/Melbourne",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out);
+    // ../shared/data/README.md: seasonal naive (1 day), 28 local-midnight origins, 48 steps,
+    // 28-day windows: MASE 0.969.
+    let mase = r["mase"].as_f64().unwrap();
+    assert!((mase - 0.969).abs() < 0.0005, "MASE {mase}");
+    assert_eq!(r["steps"], 28 * 48);
+    assert_eq!(
+        r["origins"][27], "2014-12-30T13:00:00+00:00",
+        "the last Melbourne midnight with 48 steps after"
+    );
+}
