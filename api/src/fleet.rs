@@ -86,6 +86,8 @@ struct State {
     nodes: HashMap<NodePath, NodeHistory>,
     /// Assets whose registry records changed since the last save.
     dirty: std::collections::BTreeSet<vpp_domain::Token>,
+    /// When the aggregates were last re-evaluated.
+    refreshed_at: Option<DateTime<Utc>>,
 }
 
 /// One asset as `GET /api/v1/assets/{path}` shows it.
@@ -113,7 +115,7 @@ pub struct AssetDetail {
 /// A node's aggregate at a "now".
 #[derive(Debug, Clone, Serialize)]
 pub struct AggregateAnswer {
-    /// The "now" it was evaluated at.
+    /// When it was last re-evaluated as a whole (new samples update it in between).
     pub as_of: DateTime<Utc>,
     /// Age of the oldest data counted, seconds.
     pub oldest_age_s: Option<f64>,
@@ -398,26 +400,13 @@ impl FleetService {
         let now = self.clock.now();
         let mut state = self.lock();
         state.aggregator.refresh(now);
-        let nodes: Vec<NodePath> = state
-            .index
-            .keys()
-            .flat_map(|a| {
-                [
-                    Level::Fleet,
-                    Level::Region,
-                    Level::Substation,
-                    Level::Feeder,
-                    Level::Site,
-                ]
-                .map(|l| a.ancestor(l))
-            })
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
+        state.refreshed_at = Some(now);
+        let aggregates: Vec<(NodePath, NodeAggregate)> = state
+            .aggregator
+            .nodes()
+            .filter_map(|(n, a)| Some((n.clone(), a?)))
             .collect();
-        for node in nodes {
-            let Some(agg) = state.aggregator.aggregate(&node) else {
-                continue;
-            };
+        for (node, agg) in aggregates {
             let h = state.nodes.entry(node).or_insert_with(|| NodeHistory {
                 discharge_p50: Series::new(HistoryLimits::default()),
                 energy_p50: Series::new(HistoryLimits::default()),
@@ -476,10 +465,11 @@ impl FleetService {
 
     /// The aggregate of a node, evaluated at "now".
     #[must_use]
+    /// The aggregate of a node as of the last refresh (every [`REFRESH_EVERY`], and after every
+    /// sample of its assets): a query is a lookup, not a pass over the fleet.
     pub fn aggregate(&self, node: &NodePath) -> Option<AggregateAnswer> {
-        let now = self.clock.now();
-        let mut state = self.lock();
-        state.aggregator.refresh(now);
+        let state = self.lock();
+        let now = state.refreshed_at.unwrap_or_else(|| self.clock.now());
         let aggregate = state.aggregator.aggregate(node)?;
         Some(AggregateAnswer {
             as_of: now,

@@ -481,6 +481,11 @@ impl Aggregator {
         })
     }
 
+    /// Every node that has had an asset under it, with its aggregate (`None` once empty).
+    pub fn nodes(&self) -> impl Iterator<Item = (&NodePath, Option<NodeAggregate>)> {
+        self.node_index.keys().map(|n| (n, self.aggregate(n)))
+    }
+
     /// Number of assets.
     #[must_use]
     pub fn len(&self) -> usize {
