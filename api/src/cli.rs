@@ -132,10 +132,10 @@ struct RunArgs {
     /// Gateway poll interval, ms.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     poll_ms: u64,
-    /// Keep the asset registry in this JSON file between runs (with the in-process bus; over
-    /// NATS it lives in the `registry` KV bucket).
-    #[arg(long)]
-    registry_file: Option<std::path::PathBuf>,
+    /// Where the asset registry is kept between runs with the in-process bus (over NATS it
+    /// lives in the `registry` KV bucket instead).
+    #[arg(long, default_value = "vpp-registry.json")]
+    registry_file: std::path::PathBuf,
     #[command(flatten)]
     fleet: FleetArgs,
 }
@@ -267,7 +267,7 @@ async fn fleet_service(
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let running = start_fleet(&args.fleet).await?;
-    let (bus, store) = connect_bus(args.nats.as_deref(), args.registry_file.as_deref()).await?;
+    let (bus, store) = connect_bus(args.nats.as_deref(), Some(&args.registry_file)).await?;
     let clock: Arc<dyn vpp_domain::Clock> = Arc::clone(running.fleet()) as _;
     let twins = fleet_service(bus.as_ref(), Arc::clone(&clock), store).await?;
     let mut gateway_config = GatewayConfig::new(gateway_devices(&running));
