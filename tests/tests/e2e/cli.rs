@@ -100,16 +100,20 @@ fn sim_rejects_bad_arguments_with_a_message() {
 fn run_serves_health_and_assets_then_stops_on_ctrl_c() {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let registry =
+        std::env::temp_dir().join(format!("vpp-run-registry-{}.json", std::process::id()));
     let mut cmd = Command::new(vpp_bin());
-    cmd.args([
-        "run",
-        "--listen",
-        &addr.to_string(),
-        "--sites",
-        "2",
-        "--batteries-per-site",
-        "3",
-    ]);
+    cmd.args(["run", "--listen", &addr.to_string()])
+        .args([
+            "--sites",
+            "2",
+            "--batteries-per-site",
+            "3",
+            "--poll-ms",
+            "100",
+        ])
+        .arg("--registry-file")
+        .arg(&registry);
     let mut child = ChildGuard::spawn(cmd);
 
     let mut health = None;
@@ -162,6 +166,7 @@ fn run_serves_health_and_assets_then_stops_on_ctrl_c() {
         Some(0),
         "clean exit on ctrl-c"
     );
+    let _ = std::fs::remove_file(registry);
 }
 
 #[test]
