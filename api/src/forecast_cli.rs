@@ -29,6 +29,8 @@ pub enum Model {
     SeasonalNaiveDay,
     /// The same day last week, repeated.
     SeasonalNaiveWeek,
+    /// Per-slot ridge regression on yesterday, last week, weekday and the exogenous columns.
+    CalendarRegression,
 }
 
 impl Model {
@@ -36,6 +38,9 @@ impl Model {
         match self {
             Self::SeasonalNaiveDay => Box::new(SeasonalNaive { days: 1 }),
             Self::SeasonalNaiveWeek => Box::new(SeasonalNaive { days: 7 }),
+            Self::CalendarRegression => {
+                Box::<vpp_forecasting::regression::CalendarRegression>::default()
+            }
         }
     }
 }

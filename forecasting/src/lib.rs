@@ -14,6 +14,7 @@
 pub mod backtest;
 pub mod metrics;
 pub mod naive;
+pub mod regression;
 
 use serde::Serialize;
 

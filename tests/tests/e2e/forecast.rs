@@ -49,3 +49,39 @@ fn seasonal_naive_on_victoria_demand_reproduces_the_published_mase() {
         "the last Melbourne midnight with 48 steps after"
     );
 }
+
+#[test]
+fn calendar_regression_beats_the_published_reference_on_victoria_demand() {
+    let data = workspace_root().join("../shared/data/vic_electricity.csv");
+    let out = std::env::temp_dir().join(format!("vpp-vic-reg-{}.json", std::process::id()));
+    let status = Command::new(vpp_bin())
+        .args(["forecast", "backtest", "--input"])
+        .arg(&data)
+        .args([
+            "--time-col",
+            "Time",
+            "--target-col",
+            "Demand",
+            "--exog",
+            "Temperature,Holiday",
+        ])
+        .args(["--horizon", "48", "--origins", "28", "--window-days", "28"])
+        .args([
+            "--model",
+            "calendar-regression",
+            "--tz",
+            "Australia/Melbourne",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out);
+    // Issue 5's bar: MASE ≤ 0.70 (MSTL + AutoARIMA: 0.754), P10-P90 coverage 80 % ± 5.
+    let mase = r["mase"].as_f64().unwrap();
+    let coverage = r["coverage_p10_p90"].as_f64().unwrap();
+    assert!(mase <= 0.70, "MASE {mase}");
+    assert!((0.75..=0.85).contains(&coverage), "coverage {coverage}");
+}
