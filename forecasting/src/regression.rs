@@ -57,55 +57,72 @@ fn features(
     f.iter().all(|x| x.is_finite()).then_some(f)
 }
 
-/// Ridge fit on standardised columns; returns a predictor and the leave-one-out residuals.
-fn fit(design: &Design, lambda: f64) -> Option<(impl Fn(&[f64]) -> f64 + use<>, Vec<f64>)> {
-    let n = design.rows.len();
-    let p = design.rows.first()?.len();
-    if n < 3 {
-        return None;
-    }
-    let mut mean = vec![0.0; p];
-    let mut sd = vec![0.0; p];
-    for j in 0..p {
-        mean[j] = design.rows.iter().map(|r| r[j]).sum::<f64>() / n as f64;
-        let var = design
-            .rows
-            .iter()
-            .map(|r| (r[j] - mean[j]).powi(2))
-            .sum::<f64>()
-            / n as f64;
-        sd[j] = var.sqrt();
-    }
-    let y_mean = design.y.iter().sum::<f64>() / n as f64;
-    let z = move |r: &[f64]| -> Vec<f64> {
-        (0..p)
-            .map(|j| {
-                if sd[j] > 1e-12 {
-                    (r[j] - mean[j]) / sd[j]
-                } else {
-                    0.0
-                }
-            })
+/// A ridge regression fitted on standardised columns.
+struct Ridge {
+    mean: Vec<f64>,
+    sd: Vec<f64>,
+    beta: DVector<f64>,
+    y_mean: f64,
+}
+
+impl Ridge {
+    fn standardise(&self, r: &[f64]) -> Vec<f64> {
+        r.iter()
+            .zip(self.mean.iter().zip(&self.sd))
+            .map(|(x, (m, sd))| if *sd > 1e-12 { (x - m) / sd } else { 0.0 })
             .collect()
-    };
-    let zrows: Vec<Vec<f64>> = design.rows.iter().map(|r| z(r)).collect();
-    let x = DMatrix::from_fn(n, p, |i, j| zrows[i][j]);
-    let y = DVector::from_fn(n, |i, _| design.y[i] - y_mean);
-    let a = x.transpose() * &x + DMatrix::identity(p, p) * lambda;
-    let a_inv = a.try_inverse()?;
-    let beta = &a_inv * x.transpose() * &y;
-    let mut loo = Vec::with_capacity(n);
-    for i in 0..n {
-        let xi = x.row(i).transpose();
-        let fitted = xi.dot(&beta);
-        let h = (xi.transpose() * &a_inv * &xi)[(0, 0)] + 1.0 / n as f64;
-        loo.push((y[i] - fitted) / (1.0 - h).max(1e-6));
     }
-    let predict = move |r: &[f64]| -> f64 {
-        let zr = z(r);
-        y_mean + zr.iter().zip(beta.iter()).map(|(a, b)| a * b).sum::<f64>()
-    };
-    Some((predict, loo))
+
+    fn predict(&self, r: &[f64]) -> f64 {
+        self.y_mean
+            + self
+                .standardise(r)
+                .iter()
+                .zip(self.beta.iter())
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+    }
+
+    /// Fits `design` with penalty `lambda`; returns the model and its leave-one-out residuals.
+    fn fit(design: &Design, lambda: f64) -> Option<(Self, Vec<f64>)> {
+        let n = design.rows.len();
+        let p = design.rows.first()?.len();
+        if n < 3 {
+            return None;
+        }
+        let mut mean = vec![0.0; p];
+        let mut sd = vec![0.0; p];
+        for j in 0..p {
+            mean[j] = design.rows.iter().map(|r| r[j]).sum::<f64>() / n as f64;
+            let var = design
+                .rows
+                .iter()
+                .map(|r| (r[j] - mean[j]).powi(2))
+                .sum::<f64>()
+                / n as f64;
+            sd[j] = var.sqrt();
+        }
+        let y_mean = design.y.iter().sum::<f64>() / n as f64;
+        let mut model = Self {
+            mean,
+            sd,
+            beta: DVector::zeros(p),
+            y_mean,
+        };
+        let zrows: Vec<Vec<f64>> = design.rows.iter().map(|r| model.standardise(r)).collect();
+        let x = DMatrix::from_fn(n, p, |i, j| zrows[i][j]);
+        let y = DVector::from_fn(n, |i, _| design.y[i] - y_mean);
+        let a_inv = (x.transpose() * &x + DMatrix::identity(p, p) * lambda).try_inverse()?;
+        model.beta = &a_inv * x.transpose() * &y;
+        let loo = (0..n)
+            .map(|i| {
+                let xi = x.row(i).transpose();
+                let h = (xi.transpose() * &a_inv * &xi)[(0, 0)] + 1.0 / n as f64;
+                (y[i] - xi.dot(&model.beta)) / (1.0 - h).max(1e-6)
+            })
+            .collect();
+        Some((model, loo))
+    }
 }
 
 impl Forecaster for CalendarRegression {
@@ -117,7 +134,7 @@ impl Forecaster for CalendarRegression {
         let spd = p.steps_per_day.max(1);
         let n = p.history.len();
         let days = n / spd;
-        if days < MAX_LAG_DAYS + 3 || n % spd != 0 {
+        if days < MAX_LAG_DAYS + 3 || !n.is_multiple_of(spd) {
             return Err(ForecastError::ShortHistory {
                 have: n,
                 need: (MAX_LAG_DAYS + 3) * spd,
@@ -153,21 +170,21 @@ impl Forecaster for CalendarRegression {
                     design.y.push(y);
                 }
             }
-            let fitted = fit(&design, self.lambda)
+            let (model, loo) = Ridge::fit(&design, self.lambda)
                 .ok_or_else(|| ForecastError::Fit(format!("slot {s}: too few complete days")))?;
-            all_loo.extend(fitted.1.iter().copied());
-            predictors.push(fitted.0);
+            all_loo.extend(loo);
+            predictors.push(model);
         }
         // Day by day, so that a multi-day horizon uses its own forecasts as lags.
         for k in 0..horizon_days {
             let d = days + k;
-            for (s, predict) in predictors.iter().enumerate() {
+            for (s, model) in predictors.iter().enumerate() {
                 let h = k * spd + s;
                 if h >= p.horizon {
                     break;
                 }
                 let f = features(&values, &exog, spd, d, s, weekday(d));
-                let y = f.map_or(f64::NAN, |f| predict(&f));
+                let y = f.map_or(f64::NAN, |f| model.predict(&f));
                 values[n + h] = y;
                 point[h] = y;
             }
