@@ -31,6 +31,22 @@ pub struct Forecast {
     pub p90: Vec<f64>,
 }
 
+impl Forecast {
+    /// A point forecast with a band from `residuals` (errors of the same method out of or in
+    /// sample): each quantile is the point plus that quantile of the residuals.
+    #[must_use]
+    pub fn with_residual_band(point: Vec<f64>, residuals: &[f64]) -> Self {
+        let shift = |q| quantile(residuals, q).unwrap_or(0.0);
+        let band = |d: f64| point.iter().map(|x| x + d).collect();
+        Self {
+            p10: band(shift(0.1)),
+            p50: band(shift(0.5)),
+            p90: band(shift(0.9)),
+            point,
+        }
+    }
+}
+
 /// What a forecaster is given: history up to the origin (exclusive) and, for exogenous
 /// columns, their values over the horizon too (forecasts of weather, load, calendar flags).
 #[derive(Debug, Clone)]

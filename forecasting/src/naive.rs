@@ -1,7 +1,7 @@
 //! Seasonal naive: tomorrow looks like today (or like the same day last week). The baseline
 //! every other model must beat. Quantiles come from the window's own seasonal differences.
 
-use crate::{Forecast, ForecastError, Forecaster, Problem, quantile};
+use crate::{Forecast, ForecastError, Forecaster, Problem};
 
 /// Repeats the last `days` days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,17 +34,7 @@ impl Forecaster for SeasonalNaive {
         let residuals: Vec<f64> = (period..n)
             .map(|i| p.history[i] - p.history[i - period])
             .collect();
-        let (lo, mid, hi) = (
-            quantile(&residuals, 0.1).unwrap_or(0.0),
-            quantile(&residuals, 0.5).unwrap_or(0.0),
-            quantile(&residuals, 0.9).unwrap_or(0.0),
-        );
-        Ok(Forecast {
-            p10: point.iter().map(|x| x + lo).collect(),
-            p50: point.iter().map(|x| x + mid).collect(),
-            p90: point.iter().map(|x| x + hi).collect(),
-            point,
-        })
+        Ok(Forecast::with_residual_band(point, &residuals))
     }
 }
 

@@ -7,7 +7,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::{Forecast, ForecastError, Forecaster, Problem, quantile};
+use crate::{Forecast, ForecastError, Forecaster, Problem};
 
 /// The calendar regression forecaster.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -189,17 +189,7 @@ impl Forecaster for CalendarRegression {
                 point[h] = y;
             }
         }
-        let (lo, mid, hi) = (
-            quantile(&all_loo, 0.1).unwrap_or(0.0),
-            quantile(&all_loo, 0.5).unwrap_or(0.0),
-            quantile(&all_loo, 0.9).unwrap_or(0.0),
-        );
-        Ok(Forecast {
-            p10: point.iter().map(|x| x + lo).collect(),
-            p50: point.iter().map(|x| x + mid).collect(),
-            p90: point.iter().map(|x| x + hi).collect(),
-            point,
-        })
+        Ok(Forecast::with_residual_band(point, &all_loo))
     }
 }
 
