@@ -158,6 +158,15 @@ struct RunArgs {
     /// Intervals the dispatcher plans ahead.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=2_000))]
     horizon_steps: u32,
+    /// While the bus is unreachable, the gateway holds each site's import under this, kW.
+    #[arg(long, default_value_t = 3.0, value_parser = non_negative)]
+    site_fallback_kw: f64,
+    /// Plan on the scenario's future load and PV instead of forecasts from the metered past.
+    #[arg(long)]
+    perfect_foresight: bool,
+    /// Days of metered history the load and PV forecasts are fitted on.
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(2..=365))]
+    forecast_window_days: u32,
     #[command(flatten)]
     fleet: FleetArgs,
 }
@@ -309,6 +318,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let twins = fleet_service(bus.as_ref(), Arc::clone(&clock), store, aggregation).await?;
     let mut gateway_config = GatewayConfig::new(gateway_devices(&running));
     gateway_config.poll_interval_ms = args.poll_ms;
+    gateway_config.fallback = crate::site_meters(&running, args.site_fallback_kw);
     let gateway = Gateway::spawn(gateway_config, Arc::clone(&bus), Arc::clone(&clock)).await?;
     // The sites' loads follow the embedded scenario (real load, PV and prices).
     let scenario = Arc::new(crate::scenario::Scenario::embedded()?);
@@ -323,6 +333,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         let config = crate::dispatch_service::DispatchConfig {
             step: chrono::TimeDelta::seconds(i64::from(args.dispatch_step_s)),
             horizon_steps: args.horizon_steps as usize,
+            foresight: if args.perfect_foresight {
+                crate::dispatch_service::Foresight::Perfect
+            } else {
+                crate::dispatch_service::Foresight::Forecast {
+                    window_days: args.forecast_window_days as usize,
+                }
+            },
             ..Default::default()
         };
         Some(crate::dispatch_service::DispatchService::new(

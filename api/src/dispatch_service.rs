@@ -3,13 +3,25 @@
 //!
 //! Every interval, and at once on an event (an operator's peak target changed, an asset lost
 //! or back, a setpoint refused, a battery not following its setpoint), it reads the twins
-//! (online batteries with their ratings and state of charge), the site load and price
-//! forecasts (perfect foresight of the scenario), plans, and sends the first interval's
+//! (online batteries with their ratings and state of charge), forecasts every site's load and
+//! PV, plans, and sends the first interval's
 //! setpoints over the bus with a validity of one interval plus a margin: the gateway writes it
 //! as the device's revert time, so a device whose control plane disappears falls back on its
 //! own. Acks and measured power are watched: a battery that refuses or does not follow (off by
 //! more than 1 kW and 30 % half an interval after its setpoint) is planned around, as load at
 //! its measured power, until the next interval.
+//!
+//! Each setpoint carries its site's planned peak import as a cap: where the site has a meter,
+//! the gateway's site guard discharges more than planned while the import is over it (load
+//! the forecast missed). A site under its guard is not taken for one whose batteries do not
+//! follow.
+//!
+//! Forecasts: each site's load and PV are forecast from its metered past only
+//! (`vpp_forecasting::source::Observations`: calendar regression for load, clear-sky ratio for
+//! PV). The meter feed is the scenario's record of an interval, read once the interval has
+//! ended (a utility's interval meter data); at start the window is filled with the site's
+//! past. Prices are the published day-ahead prices, known for the horizon planned.
+//! `Foresight::Perfect` plans on the scenario's future instead (a reference for comparison).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -20,9 +32,10 @@ use serde::Serialize;
 use vpp_dispatch::dispatcher::{self, DispatchError, Dispatchable, Situation, StepPlan};
 use vpp_dispatch::plan::lp::Clarabel;
 use vpp_dispatch::twin::Status;
-use vpp_domain::{AssetPath, Clock, CorrelationId, Kilowatts, NodePath, Setpoint};
+use vpp_domain::{AssetPath, Clock, CorrelationId, Kilowatts, Level, NodePath, Setpoint};
+use vpp_forecasting::source::{ForecastSource, Observations, Quantity, SeriesKey};
 use vpp_telemetry::bus::{Bus, Delivery, Topic};
-use vpp_telemetry::wire::{AckOutcome, Message, SetpointMsg, WIRE_VERSION};
+use vpp_telemetry::wire::{AckOutcome, EventKind, Message, SetpointMsg, WIRE_VERSION};
 
 use crate::fleet::FleetService;
 use crate::scenario::{Block, Scenario};
@@ -40,6 +53,20 @@ pub struct DispatchConfig {
     pub site_peak_charge: f64,
     /// How often the loop looks at the clock and the events, real time.
     pub tick: Duration,
+    /// What the plans know of the sites' future load and PV.
+    pub foresight: Foresight,
+}
+
+/// What the plans know of the sites' future load and PV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Foresight {
+    /// Forecasts from each site's metered past over a window of this many days.
+    Forecast {
+        /// Days of history the models are fitted on.
+        window_days: usize,
+    },
+    /// The scenario's future itself (a reference: what a perfect forecaster would give).
+    Perfect,
 }
 
 impl Default for DispatchConfig {
@@ -50,6 +77,7 @@ impl Default for DispatchConfig {
             peak_charge: 2.0,
             site_peak_charge: 2.0,
             tick: Duration::from_millis(50),
+            foresight: Foresight::Forecast { window_days: 28 },
         }
     }
 }
@@ -65,6 +93,8 @@ struct State {
     sent: BTreeMap<AssetPath, (f64, DateTime<Utc>)>,
     /// The online batteries the plan was made with.
     planned_with: BTreeSet<AssetPath>,
+    /// Sites whose guard holds the import (`None`), or let go at the given time.
+    guarded: BTreeMap<String, Option<DateTime<Utc>>>,
     replan: bool,
     plans: u64,
     last_error: Option<String>,
@@ -79,7 +109,21 @@ pub struct DispatchService {
     sites: Vec<Block>,
     config: DispatchConfig,
     state: Mutex<State>,
+    meters: Mutex<Meters>,
 }
+
+/// The sites' metered past and the forecasts made from it.
+#[derive(Debug)]
+struct Meters {
+    store: Observations,
+    /// Intervals before this one are recorded.
+    recorded_until: Option<DateTime<Utc>>,
+    /// Net-load forecasts per site, by the interval they were issued in.
+    cache: Option<(DateTime<Utc>, Arc<SiteSeries>)>,
+}
+
+/// A series per site, kW per interval.
+type SiteSeries = BTreeMap<NodePath, Vec<f64>>;
 
 impl std::fmt::Debug for DispatchService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,6 +183,14 @@ impl DispatchService {
             clock,
             scenario,
             sites,
+            meters: Mutex::new(Meters {
+                store: Observations::new(match config.foresight {
+                    Foresight::Forecast { window_days } => window_days,
+                    Foresight::Perfect => 1,
+                }),
+                recorded_until: None,
+                cache: None,
+            }),
             config,
             state: Mutex::new(State::default()),
         })
@@ -242,6 +294,24 @@ impl DispatchService {
                 }
             }
         });
+        let mut events = self.bus.subscribe(Topic::Events).await?;
+        let me = Arc::clone(self);
+        let guards = tokio::spawn(async move {
+            while let Some(d) = events.next().await {
+                if let Delivery::Message(Message::Event(e)) = d {
+                    let mut st = me.lock();
+                    match e.kind {
+                        EventKind::GuardEngaged { site, .. } => {
+                            st.guarded.insert(site, None);
+                        }
+                        EventKind::GuardReleased { site } => {
+                            st.guarded.insert(site, Some(e.at));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        });
         let me = Arc::clone(self);
         let looping = tokio::spawn(async move {
             let mut tick = tokio::time::interval(me.config.tick);
@@ -266,7 +336,7 @@ impl DispatchService {
             }
         });
         Ok(DispatchHandle {
-            tasks: vec![watcher, looping],
+            tasks: vec![watcher, guards, looping],
         })
     }
 
@@ -350,15 +420,25 @@ impl DispatchService {
         if available != st.planned_with {
             return true;
         }
-        // Response: half an interval after a setpoint, the measured power should follow it.
+        // Response: half an interval after a setpoint, the measured power should follow it (a
+        // guard that holds the site's import, or let go less than two minutes ago, may have
+        // raised it).
         let half = self.config.step / 2;
+        let guarded = |a: &AssetPath| {
+            st.guarded
+                .get(&a.ancestor(Level::Site).to_string())
+                .is_some_and(|g| g.is_none_or(|at| now - at < TimeDelta::minutes(2)))
+        };
         let laggards: Vec<(AssetPath, f64)> = st
             .sent
             .iter()
             .filter(|(_, (_, at))| now - *at > half)
             .filter_map(|(a, (sp, _))| {
                 let p = *power.get(a)?;
-                ((p - sp).abs() > 1.0_f64.max(0.3 * sp.abs())).then(|| (a.clone(), p))
+                let off = p - sp;
+                // More discharge than asked at a guarded site is the guard's doing.
+                let lagging = off.abs() > 1.0_f64.max(0.3 * sp.abs()) && !(off > 0.0 && guarded(a));
+                lagging.then(|| (a.clone(), p))
             })
             .collect();
         drop(st);
@@ -369,7 +449,7 @@ impl DispatchService {
     }
 
     /// Plans from what is known now; the setpoints to send.
-    fn plan_now(&self) -> Result<Vec<(AssetPath, f64)>, DispatchError> {
+    fn plan_now(&self) -> Result<Vec<(AssetPath, f64, Option<f64>)>, DispatchError> {
         let now = self.clock.now();
         let (online, power) = self.fleet_view();
         let (targets, unresponsive_set) = {
@@ -390,16 +470,7 @@ impl DispatchService {
             .collect();
         let start = interval_start(now, self.config.step);
         let steps = self.config.horizon_steps;
-        let site_load: BTreeMap<NodePath, Vec<f64>> = self
-            .sites
-            .iter()
-            .map(|b| {
-                let load =
-                    self.scenario
-                        .load_horizon(start, self.config.step, steps, b.first, b.homes);
-                (b.node.clone(), load)
-            })
-            .collect();
+        let site_load = self.site_load(now, start, steps)?;
         let prices = self.scenario.price_horizon(start, self.config.step, steps);
         let situation = Situation {
             now,
@@ -407,7 +478,7 @@ impl DispatchService {
             horizon_steps: steps,
             batteries: &batteries,
             unresponsive: &unresponsive,
-            site_load_kw: &site_load,
+            site_load_kw: site_load.as_ref(),
             import_price: &prices.0,
             export_price: &prices.1,
             peak_charge: self.config.peak_charge,
@@ -415,10 +486,19 @@ impl DispatchService {
             peak_targets: &targets,
         };
         let plan = dispatcher::step(&situation, &Clarabel)?;
+        // Each site's cap: the highest import its plan allows over the horizon.
         let setpoints = plan
             .setpoints
             .iter()
-            .map(|s| (s.asset.clone(), s.power_kw))
+            .map(|s| {
+                let site = s.asset.ancestor(Level::Site);
+                let cap = plan
+                    .site_import_kw
+                    .get(&site.to_string())
+                    .and_then(|v| v.iter().copied().reduce(f64::max))
+                    .map(|kw| kw.max(0.0));
+                (s.asset.clone(), s.power_kw, cap)
+            })
             .collect();
         let mut st = self.lock();
         st.plan = Some(Arc::new(plan));
@@ -428,13 +508,103 @@ impl DispatchService {
         Ok(setpoints)
     }
 
+    /// Every site's net load per interval from `start`: forecast from the metered past, or the
+    /// scenario's future with perfect foresight.
+    fn site_load(
+        &self,
+        now: DateTime<Utc>,
+        start: DateTime<Utc>,
+        steps: usize,
+    ) -> Result<Arc<SiteSeries>, DispatchError> {
+        let step = self.config.step;
+        let Foresight::Forecast { window_days } = self.config.foresight else {
+            return Ok(Arc::new(
+                self.sites
+                    .iter()
+                    .map(|b| {
+                        let load = self
+                            .scenario
+                            .load_horizon(start, step, steps, b.first, b.homes);
+                        (b.node.clone(), load)
+                    })
+                    .collect(),
+            ));
+        };
+        let mut m = self
+            .meters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, cached)) = &m.cache
+            && *at == start
+            && cached.values().all(|v| v.len() == steps)
+        {
+            return Ok(Arc::clone(cached));
+        }
+        let forecast_error =
+            |e: vpp_forecasting::source::SourceError| DispatchError::Forecaster(e.to_string());
+        // Read the meters of every interval that has ended (the window's worth at first).
+        let from = match m.recorded_until {
+            Some(t) => t,
+            None => {
+                let from = start - TimeDelta::days(window_days as i64);
+                for b in &self.sites {
+                    for q in [Quantity::Load, Quantity::Pv] {
+                        m.store
+                            .declare(SeriesKey::new(q, b.node.to_string()), from, step, 0)
+                            .map_err(forecast_error)?;
+                    }
+                }
+                from
+            }
+        };
+        let ended =
+            usize::try_from((start - from).num_seconds() / step.num_seconds().max(1)).unwrap_or(0);
+        for b in &self.sites {
+            let (load, pv) = self
+                .scenario
+                .load_pv_horizon(from, step, ended, b.first, b.homes);
+            for (q, values) in [(Quantity::Load, load), (Quantity::Pv, pv)] {
+                let key = SeriesKey::new(q, b.node.to_string());
+                for (k, v) in values.into_iter().enumerate() {
+                    m.store
+                        .record(&key, from + step * k as i32, v)
+                        .map_err(forecast_error)?;
+                }
+            }
+        }
+        m.recorded_until = Some(from.max(start));
+        let mut out = BTreeMap::new();
+        for b in &self.sites {
+            let node = b.node.to_string();
+            let load = m
+                .store
+                .forecast(&SeriesKey::new(Quantity::Load, node.clone()), now, steps)
+                .map_err(forecast_error)?;
+            let pv = m
+                .store
+                .forecast(&SeriesKey::new(Quantity::Pv, node), now, steps)
+                .map_err(forecast_error)?;
+            let net = load
+                .forecast
+                .p50
+                .iter()
+                .zip(&pv.forecast.p50)
+                .map(|(l, p)| l - p)
+                .collect();
+            out.insert(b.node.clone(), net);
+        }
+        let out = Arc::new(out);
+        m.cache = Some((start, Arc::clone(&out)));
+        Ok(out)
+    }
+
     /// Sends setpoints valid for one interval plus a margin.
-    async fn send(&self, setpoints: Vec<(AssetPath, f64)>) {
+    async fn send(&self, setpoints: Vec<(AssetPath, f64, Option<f64>)>) {
         let now = self.clock.now();
         let valid_until = interval_start(now, self.config.step) + self.config.step * 3 / 2;
         let valid_until = valid_until.max(now + TimeDelta::seconds(1));
         let mut msgs = Vec::with_capacity(setpoints.len());
-        for (i, (asset, kw)) in setpoints.iter().enumerate() {
+        for (i, (asset, kw, cap)) in setpoints.iter().enumerate() {
             let id = format!("dispatch-{}-{i}", now.timestamp_millis());
             let (Ok(power), Ok(cid)) = (Kilowatts::new(*kw), CorrelationId::new(id)) else {
                 continue;
@@ -443,6 +613,7 @@ impl DispatchService {
                 Ok(sp) => msgs.push(Message::Setpoint(SetpointMsg {
                     v: WIRE_VERSION,
                     setpoint: sp,
+                    site_import_cap_kw: *cap,
                 })),
                 Err(e) => tracing::warn!(%asset, error = %e, "setpoint not built"),
             }
@@ -451,7 +622,7 @@ impl DispatchService {
             tracing::warn!(sent, error = %e, "setpoints not all sent");
         }
         let mut st = self.lock();
-        for (asset, kw) in setpoints {
+        for (asset, kw, _) in setpoints {
             st.sent.insert(asset, (kw, now));
         }
     }

@@ -159,6 +159,31 @@ pub fn gateway_devices(running: &RunningFleet) -> Vec<vpp_telemetry::gateway::De
         .collect()
 }
 
+/// The site meter of every simulated site (SunSpec 201 at the site's endpoint): the gateway's
+/// site guard reads it while the control plane is reachable, and its local fallback holds the
+/// import under `fallback_import_kw` while it is not.
+#[must_use]
+pub fn site_meters(
+    running: &RunningFleet,
+    fallback_import_kw: f64,
+) -> Vec<vpp_telemetry::gateway::SiteFallback> {
+    let mut sites: Vec<vpp_domain::NodePath> = running
+        .devices()
+        .into_iter()
+        .map(|d| d.asset.ancestor(vpp_domain::Level::Site))
+        .collect();
+    sites.sort();
+    sites.dedup();
+    sites
+        .into_iter()
+        .map(|site| vpp_telemetry::gateway::SiteFallback {
+            site,
+            import_limit_kw: fallback_import_kw,
+            meter_unit: vpp_battery_sim::fleet::METER_UNIT,
+        })
+        .collect()
+}
+
 /// Shared state of the router.
 #[derive(Clone)]
 pub struct AppState {

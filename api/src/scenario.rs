@@ -1,91 +1,158 @@
-//! The scenario `vpp run` plays by default: real load, PV and prices (`api/data/`, a copy of
-//! `../shared/data/site_week_30min.csv`). Each simulated site is a block of homes, one per
-//! battery, each following the real home's week shifted by a day; the week repeats. A driver
-//! task sets every simulated site's load from it as the simulated clock runs.
+//! The scenario `vpp run` plays by default: a real home's year of load and PV
+//! (`api/data/home_year_30min.csv`) and a real week of prices (`api/data/site_week_30min.csv`;
+//! see `api/data/README.md`). Each simulated site is a block of homes, one per battery, that
+//! all live the real home's timeline shifted by as many days as homes came before the block
+//! (so neighbouring sites differ and a site's own past is its real past: a forecaster sees
+//! nothing of its future). Simulated time maps onto the data year by whole weeks; prices
+//! repeat weekly. A driver task sets every simulated site's load from it as the simulated
+//! clock runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
+use anyhow::{Context, bail, ensure};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Timelike, Utc};
 use vpp_battery_sim::fleet::Fleet;
 use vpp_domain::{Kilowatts, Level, NodePath};
 
-/// The embedded week.
-const EMBEDDED: &str = include_str!("../data/site_week_30min.csv");
+/// The embedded year of one home.
+const HOME_YEAR: &str = include_str!("../data/home_year_30min.csv");
+/// The embedded week of prices (and the same home's load).
+const PRICE_WEEK: &str = include_str!("../data/site_week_30min.csv");
 
 /// Rows per day (30-minute steps).
 const PER_DAY: usize = 48;
+/// Row length.
+const ROW: TimeDelta = TimeDelta::minutes(30);
 
-/// A week of one home at 30 minutes, with prices; timestamps are local time at UTC+2.
+/// A home's load and PV over whole weeks, and a week of prices; all at 30 minutes.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// Time of the first home row.
+    home_start: DateTime<Utc>,
     load_kw: Vec<f64>,
     pv_kw: Vec<f64>,
+    /// Prices, Monday 00:00 first, local time at UTC+2.
     import_price: Vec<f64>,
     export_price: Vec<f64>,
 }
 
 impl Scenario {
-    /// The embedded week.
+    /// The embedded year and week.
     pub fn embedded() -> anyhow::Result<Self> {
-        Self::parse(EMBEDDED)
+        Self::parse(HOME_YEAR, PRICE_WEEK)
     }
 
-    /// Parses `timestamp,load_w,pv_w,price_da_eur_mwh,import_eur_kwh,export_eur_kwh` rows.
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
+    /// Parses a home's `timestamp_utc,load_w,pv_w` rows (a regular 30-minute grid of at least
+    /// a week; a blank load takes the value of the same time a day earlier, a blank PV is 0)
+    /// and a week of `timestamp,load_w,pv_w,price_da_eur_mwh,import_eur_kwh,export_eur_kwh`
+    /// rows, Monday first.
+    pub fn parse(home: &str, week: &str) -> anyhow::Result<Self> {
         let mut s = Self {
+            home_start: DateTime::<Utc>::UNIX_EPOCH,
             load_kw: vec![],
             pv_kw: vec![],
             import_price: vec![],
             export_price: vec![],
         };
-        for (i, line) in text.lines().enumerate().skip(1) {
+        for (i, line) in home.lines().enumerate().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            ensure!(cells.len() >= 3, "home line {}: expected 3 columns", i + 1);
+            let at = NaiveDateTime::parse_from_str(cells[0].trim(), "%Y-%m-%dT%H:%MZ")
+                .with_context(|| format!("home line {}: timestamp {:?}", i + 1, cells[0]))?
+                .and_utc();
+            if s.load_kw.is_empty() {
+                s.home_start = at;
+            }
+            let expected = s.home_start + ROW * s.load_kw.len() as i32;
+            ensure!(
+                at == expected,
+                "home line {}: {at} is off the 30-minute grid (expected {expected})",
+                i + 1
+            );
+            let num = |c: usize| -> anyhow::Result<Option<f64>> {
+                let cell = cells[c].trim();
+                if cell.is_empty() {
+                    return Ok(None);
+                }
+                let v: f64 = cell
+                    .parse()
+                    .with_context(|| format!("home line {}, column {}", i + 1, c + 1))?;
+                ensure!(v.is_finite(), "home line {}, column {}: {v}", i + 1, c + 1);
+                Ok(Some(v / 1000.0))
+            };
+            let load = match num(1)? {
+                Some(v) => v,
+                None => s.load_kw.len().checked_sub(PER_DAY).map_or_else(
+                    || s.load_kw.last().copied().unwrap_or(0.0),
+                    |j| s.load_kw[j],
+                ),
+            };
+            s.load_kw.push(load);
+            s.pv_kw.push(num(2)?.unwrap_or(0.0));
+        }
+        let weeks = s.load_kw.len() / (7 * PER_DAY);
+        ensure!(weeks > 0, "the home data must hold at least a week");
+        s.load_kw.truncate(weeks * 7 * PER_DAY);
+        s.pv_kw.truncate(weeks * 7 * PER_DAY);
+        for (i, line) in week.lines().enumerate().skip(1) {
             let cells: Vec<&str> = line.split(',').collect();
             if cells.len() < 6 {
-                bail!("scenario line {}: expected 6 columns", i + 1);
+                bail!("price line {}: expected 6 columns", i + 1);
             }
             let num = |c: usize| -> anyhow::Result<f64> {
                 cells[c]
                     .trim()
                     .parse::<f64>()
-                    .with_context(|| format!("scenario line {}, column {}", i + 1, c + 1))
+                    .with_context(|| format!("price line {}, column {}", i + 1, c + 1))
             };
-            s.load_kw.push(num(1)? / 1000.0);
-            s.pv_kw.push(num(2)? / 1000.0);
             s.import_price.push(num(4)?);
             s.export_price.push(num(5)?);
         }
-        if s.load_kw.is_empty() || !s.load_kw.len().is_multiple_of(PER_DAY) {
-            bail!("the scenario must hold whole days of 30-minute rows");
+        if s.import_price.len() != 7 * PER_DAY {
+            bail!("the prices must be one week of 30-minute rows");
         }
         Ok(s)
     }
 
-    /// Row of `t` (local time UTC+2, Monday first, the week repeating), shifted by `days`.
-    fn row(&self, t: DateTime<Utc>, days: usize) -> usize {
+    /// Home row of `t` for a home living the timeline shifted by `days` (whole weeks of the
+    /// data repeat).
+    fn home_row(&self, t: DateTime<Utc>, days: usize) -> usize {
+        let n = self.load_kw.len() as i64;
+        let r = (t - self.home_start)
+            .num_seconds()
+            .div_euclid(ROW.num_seconds());
+        (r + (days * PER_DAY) as i64).rem_euclid(n) as usize
+    }
+
+    /// Price row of `t` (local time UTC+2, Monday first, the week repeating).
+    fn price_row(&self, t: DateTime<Utc>) -> usize {
         let local = t + TimeDelta::hours(2);
         let day = local.weekday().num_days_from_monday() as usize;
         let slot = local.num_seconds_from_midnight() as usize / 1800;
-        ((day + days) * PER_DAY + slot) % self.load_kw.len()
+        day * PER_DAY + slot
     }
 
-    /// Net load (load − PV) at `t` of a block of `homes` homes, the first of which is home
-    /// number `first` (home `k` lives the week shifted by `k` days), kW.
+    /// Load and PV at `t` of a block of `homes` homes living the timeline shifted by `first`
+    /// days, kW.
+    #[must_use]
+    pub fn block_load_pv(&self, t: DateTime<Utc>, first: usize, homes: usize) -> (f64, f64) {
+        let r = self.home_row(t, first);
+        let n = homes.max(1) as f64;
+        (n * self.load_kw[r], n * self.pv_kw[r])
+    }
+
+    /// Net load (load − PV) at `t` of a block of homes (as in [`Self::block_load_pv`]), kW.
     #[must_use]
     pub fn block_net_load(&self, t: DateTime<Utc>, first: usize, homes: usize) -> f64 {
-        (first..first + homes.max(1))
-            .map(|k| {
-                let r = self.row(t, k);
-                self.load_kw[r] - self.pv_kw[r]
-            })
-            .sum()
+        let (load, pv) = self.block_load_pv(t, first, homes);
+        load - pv
     }
 
     /// Import and export prices at `t`, €/kWh.
     #[must_use]
     pub fn prices(&self, t: DateTime<Utc>) -> (f64, f64) {
-        let r = self.row(t, 0);
+        let r = self.price_row(t);
         (self.import_price[r], self.export_price[r])
     }
 
@@ -121,6 +188,26 @@ impl Scenario {
         homes: usize,
     ) -> Vec<f64> {
         Self::averages(start, step, steps, |t| self.block_net_load(t, first, homes))
+    }
+
+    /// Load and PV of a block of homes per interval (averages, as in [`Self::load_horizon`]).
+    #[must_use]
+    pub fn load_pv_horizon(
+        &self,
+        start: DateTime<Utc>,
+        step: TimeDelta,
+        steps: usize,
+        first: usize,
+        homes: usize,
+    ) -> (Vec<f64>, Vec<f64>) {
+        (
+            Self::averages(start, step, steps, |t| {
+                self.block_load_pv(t, first, homes).0
+            }),
+            Self::averages(start, step, steps, |t| {
+                self.block_load_pv(t, first, homes).1
+            }),
+        )
     }
 
     /// Import and export prices per interval, €/kWh: averages over `steps` intervals of
@@ -191,4 +278,78 @@ pub fn drive(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_embedded_year_is_the_same_home_as_the_price_week() {
+        let s = Scenario::embedded().unwrap();
+        // 2024-06-03 14:30 at UTC+2: 212.0763 W load, 533.6303 W PV in the week's file.
+        let (load, pv) = s.block_load_pv(at("2024-06-03T12:30:00Z"), 0, 1);
+        assert!((load - 0.212_076).abs() < 1e-6 && (pv - 0.533_630).abs() < 1e-6);
+        assert_eq!(s.prices(at("2024-06-03T12:30:00Z")), (0.1231, 0.0231));
+        // A block of two homes shifted by two days: twice the home two days later.
+        let (l2, _) = s.block_load_pv(at("2024-06-03T20:00:00Z"), 2, 2);
+        assert!((l2 - 2.0 * 0.134_447).abs() < 1e-6, "{l2}");
+        // Outside the data, time maps on by whole weeks: same weekday, same prices.
+        let later = at("2024-06-03T12:30:00Z") + TimeDelta::weeks(300);
+        assert_eq!(s.prices(later), s.prices(at("2024-06-03T12:30:00Z")));
+        assert!(s.block_net_load(later, 0, 1).is_finite());
+    }
+
+    fn week_of_prices() -> String {
+        let mut w = String::from("timestamp,load_w,pv_w,da,import,export\n");
+        for _ in 0..7 * PER_DAY {
+            w.push_str("x,0,0,0,0.2,0.1\n");
+        }
+        w
+    }
+
+    fn home_rows(n: usize, blank_load_at: Option<usize>) -> String {
+        let t0 = at("2024-01-01T00:00:00Z");
+        let mut h = String::from("timestamp_utc,load_w,pv_w\n");
+        for i in 0..n {
+            let t = (t0 + ROW * i as i32).format("%Y-%m-%dT%H:%MZ");
+            let load = if Some(i) == blank_load_at {
+                String::new()
+            } else {
+                format!("{}", 1000 + i)
+            };
+            h.push_str(&format!("{t},{load},\n"));
+        }
+        h
+    }
+
+    #[test]
+    fn gaps_are_filled_from_the_day_before_and_bad_files_are_named() {
+        let s = Scenario::parse(
+            &home_rows(8 * PER_DAY, Some(PER_DAY + 5)),
+            &week_of_prices(),
+        )
+        .unwrap();
+        // Whole weeks only; the blank load is the same slot a day earlier; blank PV is 0.
+        assert_eq!(s.load_kw.len(), 7 * PER_DAY);
+        assert!((s.load_kw[PER_DAY + 5] - s.load_kw[5]).abs() < 1e-12);
+        assert_eq!(s.pv_kw[3], 0.0);
+
+        let mut off = home_rows(8 * PER_DAY, None);
+        off = off.replacen("2024-01-01T01:00Z", "2024-01-01T01:10Z", 1);
+        let e = Scenario::parse(&off, &week_of_prices()).unwrap_err();
+        assert!(format!("{e:#}").contains("home line 4"), "{e:#}");
+        let e = Scenario::parse(&home_rows(3 * PER_DAY, None), &week_of_prices()).unwrap_err();
+        assert!(format!("{e:#}").contains("at least a week"), "{e:#}");
+        let bad = home_rows(8 * PER_DAY, None).replacen(",1002,", ",12kW,", 1);
+        let e = Scenario::parse(&bad, &week_of_prices()).unwrap_err();
+        assert!(format!("{e:#}").contains("home line 4, column 2"), "{e:#}");
+        let e = Scenario::parse(&home_rows(8 * PER_DAY, None), "header\nx,0,0,0,0.2,0.1\n")
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("one week"), "{e:#}");
+    }
 }

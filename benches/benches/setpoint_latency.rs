@@ -75,6 +75,7 @@ async fn measure(name: &str, bus: Arc<dyn Bus>) {
         bus.publish(Message::Setpoint(SetpointMsg {
             v: WIRE_VERSION,
             setpoint: sp,
+            site_import_cap_kw: None,
         }))
         .await
         .expect("publish");

@@ -111,6 +111,9 @@ pub enum DispatchError {
     /// A site without a load forecast of the horizon's length.
     #[error("site {0} has no load forecast of {1} intervals")]
     Forecast(String, usize),
+    /// No forecast could be made.
+    #[error("no forecast: {0}")]
+    Forecaster(String),
     /// The planner failed.
     #[error(transparent)]
     Plan(#[from] PlanError),

@@ -7,6 +7,10 @@
 //! - Each day's clear-sky index is its production over its reference energy. The next day's
 //!   index comes from an AR(1) fitted on the window's daily indices (persistence where
 //!   weather persists, the window mean where it does not).
+//! - Within the day (an issue time in daylight), the index of the last two hours starts the
+//!   forecast and hands over to the day's index with a half-life of two hours ("smart
+//!   persistence"): a cloudy morning lowers the afternoon, a clearing raises it. Issued at
+//!   night, the forecast is the day's index alone.
 //! - Quantiles: the window's per-step deviations of output / reference from the day's forecast
 //!   index (day-to-day error and passing clouds alike), added to the index: a multiplicative
 //!   band, zero at night and widest at noon; values never go below zero.
@@ -128,6 +132,25 @@ impl Forecaster for ClearSkyRatio {
         let last = index.iter().rev().flatten().next().copied().unwrap_or(mean);
         let shift = |q| quantile(&residuals, q).unwrap_or(0.0);
         let shifts = [shift(0.1), shift(0.5), shift(0.9)];
+        // Intraday: the index of the last two hours when the issue time is in daylight.
+        let recent = {
+            let peak = reference[n.saturating_sub(spd)..n]
+                .iter()
+                .copied()
+                .fold(0.0, f64::max);
+            let daylight = |i: usize| reference[i] > 0.1 * peak;
+            let span = (spd / 12).max(1);
+            let (mut num, mut den) = (0.0, 0.0);
+            let from = n.saturating_sub(span);
+            for (i, v) in (from..n).zip(&p.history[from..]) {
+                if daylight(i) && v.is_finite() {
+                    num += v.max(0.0);
+                    den += reference[i];
+                }
+            }
+            (daylight(n - 1) && den > 0.0).then(|| num / den)
+        };
+        let fade = 0.5_f64.powf(1.0 / (spd / 12).max(1) as f64);
         // Day by day: the AR(1) steps once per forecast day.
         let mut k = last;
         let (mut point, mut p10, mut p50, mut p90) = (vec![], vec![], vec![], vec![]);
@@ -136,6 +159,10 @@ impl Forecaster for ClearSkyRatio {
                 k = a + b * k;
             }
             let r = reference[n + h];
+            let k = match recent {
+                Some(kr) => k + (kr - k) * fade.powi(h as i32 + 1),
+                None => k,
+            };
             let at = |shift: f64| r * (k + shift).clamp(0.0, ratio_max.max(k));
             point.push(r * k.max(0.0));
             p10.push(at(shifts[0]));
@@ -192,6 +219,45 @@ mod tests {
         }
         // Night stays zero.
         assert_eq!(f.point[0], 0.0);
+    }
+
+    #[test]
+    fn a_cloudy_morning_lowers_the_afternoon_and_tomorrow_returns_to_the_days_index() {
+        let spd = 24;
+        let clear = day(spd, 1.0);
+        // 28 clear days, then a cloudy morning (index 0.3); issued at noon.
+        let mut series: Vec<f64> = (0..28).flat_map(|_| clear.clone()).collect();
+        series.extend(day(spd, 0.3));
+        let noon = spd / 2;
+        let history = &series[noon..28 * spd + noon];
+        let p = Problem {
+            history,
+            exog_history: vec![],
+            exog_future: vec![],
+            steps_per_day: spd,
+            horizon: spd,
+            first_weekday: 0,
+        };
+        let f = ClearSkyRatio::default().forecast(&p).unwrap();
+        // This afternoon: far below the clear day.
+        assert!(
+            f.point[0] < 0.6 * clear[noon],
+            "{} vs {}",
+            f.point[0],
+            clear[noon]
+        );
+        // Tomorrow morning (h = spd − 1 is 11:00): back to the day's index.
+        let h = spd - 1;
+        assert!(f.point[h] > 0.8 * clear[h - noon], "{}", f.point[h]);
+
+        // Issued at midnight the same history gives the day's index alone (no intraday term).
+        let night = &series[..28 * spd];
+        let p = Problem {
+            history: night,
+            ..p
+        };
+        let f = ClearSkyRatio::default().forecast(&p).unwrap();
+        assert!(f.point[noon] > 0.9 * clear[noon], "{}", f.point[noon]);
     }
 
     #[test]

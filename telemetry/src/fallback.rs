@@ -1,5 +1,6 @@
-//! Local fallback (pure): while the control plane is unreachable, hold a site's grid import
-//! under a limit with the site's batteries.
+//! Local fallback and site guard (pure): while the control plane is unreachable, hold a site's
+//! grid import under a limit with the site's batteries ([`hold_import`]); while it is
+//! reachable, hold the cap its setpoints carry by discharging more than they ask ([`guard`]).
 //!
 //! The site's import is `load − Σ battery power`, so the battery power that brings the import
 //! to the limit is `Σ p + (import − limit)`. That total is shared among the batteries that can
@@ -64,9 +65,105 @@ pub fn hold_import(
     )
 }
 
+/// Targets for the site guard (while the control plane is reachable): each battery's setpoint
+/// plus a share of the discharge that brings the site's import down to `cap_kw`; `None` when
+/// the setpoints alone keep the import at or under the cap (or nothing can help).
+///
+/// The import the setpoints alone would give is `import − Σ (setpoint − power)` (the measured
+/// import with each battery's own deviation taken out), so the guard lets go as soon as the
+/// load falls back. The excess is shared in proportion to each battery's headroom: up to its
+/// discharge rating when it may discharge (SoC known and above reserve), else only back to
+/// zero from a charging setpoint. No target leaves `[setpoint, max(setpoint, rating)]`.
+#[must_use]
+pub fn guard(import_kw: f64, cap_kw: f64, batteries: &[(f64, BatteryView)]) -> Option<Vec<f64>> {
+    if !import_kw.is_finite() || !cap_kw.is_finite() {
+        return None;
+    }
+    let deviation: f64 = batteries.iter().map(|(sp, b)| sp - b.power_kw).sum();
+    let excess = import_kw - deviation - cap_kw;
+    if excess <= 1e-9 || !excess.is_finite() {
+        return None;
+    }
+    let headroom: Vec<f64> = batteries
+        .iter()
+        .map(|(sp, b)| {
+            let able = matches!((b.soc, b.soc_reserve),
+                (Some(soc), Some(rsv)) if soc > rsv + RESERVE_MARGIN);
+            let top = if able {
+                b.max_discharge_kw.max(0.0)
+            } else {
+                0.0
+            };
+            (top - sp).max(0.0)
+        })
+        .collect();
+    let total: f64 = headroom.iter().sum();
+    if total <= 1e-9 {
+        return None;
+    }
+    let f = (excess / total).min(1.0);
+    Some(
+        batteries
+            .iter()
+            .zip(&headroom)
+            .map(|((sp, _), h)| sp + f * h)
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_guard_raises_discharge_by_headroom_and_lets_go_when_the_load_falls() {
+        // Both at their setpoints (charging 0.5 kW each), import 7 with a cap of 2: 5 kW of
+        // excess over headrooms of 5.5 and 3.5 (ratings 5 and 3).
+        let b = |sp: f64, max: f64| {
+            (
+                sp,
+                BatteryView {
+                    power_kw: sp,
+                    ..bat(0.0, max, 0.5)
+                },
+            )
+        };
+        let t = guard(7.0, 2.0, &[b(-0.5, 5.0), b(-0.5, 3.0)]).unwrap();
+        assert!(
+            (t.iter().sum::<f64>() - (-1.0 + 5.0)).abs() < 1e-12,
+            "{t:?}"
+        );
+        assert!((t[0] - (-0.5 + 5.0 * 5.5 / 9.0)).abs() < 1e-12);
+        // More than the headroom: every battery at its rating, never beyond.
+        assert_eq!(
+            guard(20.0, 2.0, &[b(-0.5, 5.0), b(-0.5, 3.0)]).unwrap(),
+            vec![5.0, 3.0]
+        );
+        // Already raised (discharging 2 kW over a charging setpoint) and the load falls: the
+        // import the setpoints alone would give is under the cap, so it lets go.
+        let raised = (
+            -0.5,
+            BatteryView {
+                power_kw: 2.0,
+                ..bat(0.0, 5.0, 0.5)
+            },
+        );
+        assert_eq!(guard(-1.5, 2.0, &[raised]), None);
+        // Still over: it holds (the measured import already includes the raise).
+        let t = guard(2.5, 2.0, &[raised]).unwrap();
+        assert!((t[0] - 2.5).abs() < 1e-12, "{t:?}");
+        // An empty battery only stops charging; a discharging setpoint is never lowered.
+        let empty = (
+            -2.0,
+            BatteryView {
+                power_kw: -2.0,
+                ..bat(0.0, 5.0, 0.105)
+            },
+        );
+        assert_eq!(guard(9.0, 2.0, &[empty]).unwrap(), vec![0.0]);
+        assert_eq!(guard(9.0, 2.0, &[b(4.0, 4.0)]), None);
+        assert_eq!(guard(f64::NAN, 2.0, &[b(0.0, 4.0)]), None);
+    }
 
     fn bat(power: f64, max: f64, soc: f64) -> BatteryView {
         BatteryView {

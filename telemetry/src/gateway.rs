@@ -237,6 +237,8 @@ pub struct GatewayStats {
     pub bus_down: std::sync::atomic::AtomicBool,
     /// Fallback setpoints written.
     pub fallback_writes: AtomicU64,
+    /// Writes of the site guard (discharge raised over a setpoint, or back to it).
+    pub guard_writes: AtomicU64,
 }
 
 /// A running gateway; dropping it stops its tasks.
@@ -290,6 +292,7 @@ impl Gateway {
                     config: f.clone(),
                     meter_at: None,
                     engaged: false,
+                    guarding: false,
                 });
             let worker = Worker {
                 fallback,
@@ -446,6 +449,21 @@ struct DeviceState {
     repeats: u32,
     seq: u64,
     retry_at: Option<Instant>,
+    /// The setpoint in force, as written.
+    active: Option<Active>,
+}
+
+/// A setpoint in force at a device.
+#[derive(Debug, Clone, Copy)]
+struct Active {
+    /// Power written for the setpoint, kW (positive: discharge).
+    kw: f64,
+    /// Until when.
+    valid_until: DateTime<Utc>,
+    /// The site import cap it carries, kW.
+    cap: Option<f64>,
+    /// Power last written (the setpoint's, or the guard's above it), kW.
+    written: f64,
 }
 
 impl DeviceState {
@@ -460,6 +478,7 @@ impl DeviceState {
             repeats: 0,
             seq: 0,
             retry_at: None,
+            active: None,
         }
     }
 
@@ -473,12 +492,13 @@ impl DeviceState {
 }
 
 /// Owns one endpoint's connection and devices.
-/// The local fallback of a worker's site.
+/// The local fallback and the site guard of a worker's site (both read the site meter).
 #[derive(Debug)]
 struct FallbackState {
     config: SiteFallback,
     meter_at: Option<u16>,
     engaged: bool,
+    guarding: bool,
 }
 
 struct Worker {
@@ -717,6 +737,13 @@ impl Worker {
                 ))
                 .await;
             }
+            if let Err(e) = self.guard(&mut fb).await {
+                tracing::warn!(site = %fb.config.site, err = %e, "site guard round failed");
+                if e.is_transport() {
+                    self.conn = None;
+                }
+                fb.meter_at = None;
+            }
             self.fallback = Some(fb);
             return;
         }
@@ -806,6 +833,118 @@ impl Worker {
         Ok(())
     }
 
+    /// The site guard, while the control plane is reachable: when the site's import goes over
+    /// the cap its setpoints in force carry, the batteries discharge more than their setpoints
+    /// (shared by rating, within ratings and above reserve) until it is back under; then they
+    /// return to their setpoints. Writes carry the setpoint's remaining validity.
+    async fn guard(&mut self, fb: &mut FallbackState) -> Result<(), ClientError> {
+        let now = self.clock.now();
+        let in_force = |d: &DeviceState| d.active.filter(|a| d.online && a.valid_until > now);
+        let cap = self
+            .devices
+            .iter()
+            .filter_map(|d| in_force(d)?.cap)
+            .reduce(f64::min);
+        let Some(cap) = cap else {
+            // No cap in force: setpoints expire on their own revert timers.
+            if fb.guarding {
+                fb.guarding = false;
+                let site = fb.config.site.to_string();
+                self.emit(event(None, now, EventKind::GuardReleased { site }))
+                    .await;
+            }
+            return Ok(());
+        };
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let unit = fb.config.meter_unit;
+        let at = match fb.meter_at {
+            Some(at) => at,
+            None => *fb.meter_at.insert(conn.discover_meter(unit).await?),
+        };
+        let Some(import_kw) = conn.read_meter(unit, at).await? else {
+            return Ok(());
+        };
+        // Members: online batteries with a setpoint in force and known ratings.
+        let members: Vec<(usize, Active, f64, crate::fallback::BatteryView)> = self
+            .devices
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.map.is_some())
+            .filter_map(|(i, d)| {
+                let active = in_force(d)?;
+                let desc = d.description.as_ref()?;
+                let last = d.last?;
+                Some((
+                    i,
+                    active,
+                    desc.max_charge_kw?,
+                    crate::fallback::BatteryView {
+                        power_kw: last.power_kw.unwrap_or(0.0),
+                        max_discharge_kw: desc.max_discharge_kw?,
+                        soc: last.soc,
+                        soc_reserve: desc.soc_reserve,
+                    },
+                ))
+            })
+            .collect();
+        let guarded: Vec<(f64, crate::fallback::BatteryView)> =
+            members.iter().map(|m| (m.1.kw, m.3)).collect();
+        let targets = crate::fallback::guard(import_kw, cap, &guarded);
+        let raise = targets.is_some();
+        if raise != fb.guarding {
+            fb.guarding = raise;
+            let site = fb.config.site.to_string();
+            let kind = if raise {
+                tracing::info!(
+                    site,
+                    import_kw,
+                    cap,
+                    "site over its cap: the guard raises discharge"
+                );
+                EventKind::GuardEngaged {
+                    site,
+                    import_kw,
+                    cap_kw: cap,
+                }
+            } else {
+                EventKind::GuardReleased { site }
+            };
+            self.emit(event(None, now, kind)).await;
+        }
+        for (k, (i, active, max_charge, view)) in members.iter().enumerate() {
+            let target = targets.as_ref().map_or(active.kw, |t| t[k]);
+            let target = target.clamp(-max_charge, view.max_discharge_kw);
+            // Truncated toward zero: never beyond the ratings.
+            let watts = (target * 1000.0).trunc() as i32;
+            let kw = f64::from(watts) / 1000.0;
+            if (kw - active.written).abs() < 0.01 {
+                continue;
+            }
+            let d = &self.devices[*i];
+            let (Some(map), unit) = (d.map, d.cfg.unit_id) else {
+                continue;
+            };
+            let remaining = (active.valid_until - now).num_milliseconds().max(0) as u64;
+            let revert_s = u32::try_from(remaining.div_ceil(1000).max(1)).unwrap_or(u32::MAX - 1);
+            let Some(conn) = self.conn.as_mut() else {
+                return Ok(());
+            };
+            conn.write(
+                unit,
+                client::wset_address(&map),
+                &client::setpoint_words(watts, revert_s),
+            )
+            .await?;
+            self.stats.guard_writes.fetch_add(1, Ordering::Relaxed);
+            if let Some(a) = self.devices[*i].active.as_mut() {
+                a.written = kw;
+            }
+        }
+        Ok(())
+    }
+
     async fn reject(&mut self, sp: &SetpointMsg, reason: String) {
         self.stats
             .setpoints_rejected
@@ -843,6 +982,16 @@ impl Worker {
         if s.is_expired(now) {
             return self
                 .reject(&sp, format!("expired at {}", s.valid_until().to_rfc3339()))
+                .await;
+        }
+        if let Some(cap) = sp.site_import_cap_kw
+            && !(cap.is_finite() && cap >= 0.0)
+        {
+            return self
+                .reject(
+                    &sp,
+                    format!("site_import_cap_kw {cap} is not a number >= 0"),
+                )
                 .await;
         }
         let d = &self.devices[i];
@@ -896,6 +1045,13 @@ impl Worker {
         {
             Ok(()) => {
                 self.stats.setpoints_written.fetch_add(1, Ordering::Relaxed);
+                let kw = f64::from(watts) / 1000.0;
+                self.devices[i].active = Some(Active {
+                    kw,
+                    valid_until: s.valid_until(),
+                    cap: sp.site_import_cap_kw,
+                    written: kw,
+                });
                 self.emit(Message::Ack(AckMsg {
                     v: WIRE_VERSION,
                     asset: s.asset().clone(),

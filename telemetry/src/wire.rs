@@ -105,6 +105,11 @@ pub struct SetpointMsg {
     /// The command.
     #[serde(flatten)]
     pub setpoint: Setpoint,
+    /// While the setpoint is in force, the site import (kW) the gateway holds with extra
+    /// discharge where the site has a meter: the plan's peak, guarded against load its
+    /// forecast missed. Absent: no guard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_import_cap_kw: Option<f64>,
 }
 
 /// What a gateway did with a setpoint.
@@ -229,6 +234,21 @@ pub enum EventKind {
         /// The site.
         site: String,
     },
+    /// The site's import went over the cap its setpoints carry: the gateway's site guard
+    /// raised its batteries' discharge above their setpoints (`asset` is `null`).
+    GuardEngaged {
+        /// The site.
+        site: String,
+        /// Measured import, kW.
+        import_kw: f64,
+        /// The cap held, kW.
+        cap_kw: f64,
+    },
+    /// The site's import is back under its cap: its batteries are back on their setpoints.
+    GuardReleased {
+        /// The site.
+        site: String,
+    },
 }
 
 impl EventKind {
@@ -244,6 +264,8 @@ impl EventKind {
             Self::Fault { .. } => "fault",
             Self::FallbackEngaged { .. } => "fallback_engaged",
             Self::FallbackReleased { .. } => "fallback_released",
+            Self::GuardEngaged { .. } => "guard_engaged",
+            Self::GuardReleased { .. } => "guard_released",
         }
     }
 }
@@ -420,11 +442,26 @@ mod tests {
         .unwrap();
         let m = Message::Setpoint(SetpointMsg {
             v: WIRE_VERSION,
-            setpoint: sp,
+            setpoint: sp.clone(),
+            site_import_cap_kw: None,
         });
         assert_eq!(m.subject(), "vpp.v1.setpoint.site1.bat1");
         let v: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
         assert_eq!(v["power_kw"], 3.0);
+        assert!(
+            v.get("site_import_cap_kw").is_none(),
+            "absent when there is no cap"
+        );
+        // A cap travels next to the setpoint's fields and comes back.
+        let capped = Message::Setpoint(SetpointMsg {
+            v: WIRE_VERSION,
+            setpoint: sp,
+            site_import_cap_kw: Some(2.5),
+        });
+        let v: serde_json::Value = serde_json::from_slice(&capped.to_json()).unwrap();
+        assert_eq!(v["site_import_cap_kw"], 2.5);
+        let back: SetpointMsg = decode("setpoint", &capped.to_json()).unwrap();
+        assert_eq!(Message::Setpoint(back), capped);
         let ack = Message::Ack(AckMsg {
             v: WIRE_VERSION,
             asset: "r1/s1/f1/site1/bat1".parse().unwrap(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vpp_api::dispatch_service::{DispatchConfig, DispatchService};
+use vpp_api::dispatch_service::{DispatchConfig, DispatchService, Foresight};
 use vpp_api::fleet::FleetService;
 use vpp_api::scenario::{self, Block, Scenario};
 use vpp_battery_sim::FaultKind;
@@ -104,8 +104,11 @@ struct Loop {
     _driver: tokio::task::JoinHandle<()>,
 }
 
+/// Gateway poll interval, real milliseconds.
+const POLL_MS: u64 = 10;
+
 /// A fleet of 4 sites × 2 batteries from `start` at `speed`, on Modbus TCP, with a gateway
-/// polling every 30 ms, the in-process bus, twins, and the scenario driving the sites' loads.
+/// polling every [`POLL_MS`], the in-process bus, twins, and the scenario driving the sites' loads.
 async fn start_loop(start: DateTime<Utc>, speed: f64) -> Loop {
     let mut cfg = FleetConfig::new(4, 2, start);
     cfg.seed = 7;
@@ -120,8 +123,9 @@ async fn start_loop(start: DateTime<Utc>, speed: f64) -> Loop {
     let fleet = Arc::clone(running.fleet());
     let clock: Arc<dyn Clock> = Arc::clone(&fleet) as _;
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(100_000));
-    // Polls every 30 ms real time: thresholds in simulated time to match.
-    let poll_sim = TimeDelta::milliseconds((30.0 * speed) as i64);
+    // Polls every 10 ms real time (9 s simulated at 900×): thresholds in simulated time to
+    // match.
+    let poll_sim = TimeDelta::milliseconds((POLL_MS as f64 * speed) as i64);
     let aggregation = AggregationConfig {
         thresholds: Thresholds {
             stale_after: TimeDelta::minutes(2).max(poll_sim * 4),
@@ -135,9 +139,10 @@ async fn start_loop(start: DateTime<Utc>, speed: f64) -> Loop {
         .await
         .unwrap();
     let mut gw = GatewayConfig::new(vpp_api::gateway_devices(&running));
-    gw.poll_interval_ms = 30;
+    gw.poll_interval_ms = POLL_MS;
     gw.request_timeout_ms = 200;
     gw.offline_retry_ms = 200;
+    gw.fallback = vpp_api::site_meters(&running, 5.0);
     let gateway = Gateway::spawn(gw, Arc::clone(&bus), Arc::clone(&clock))
         .await
         .unwrap();
@@ -238,6 +243,11 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
             step: TimeDelta::minutes(15),
             horizon_steps: 48,
             tick: Duration::from_millis(10),
+            foresight: if std::env::var_os("PERFECT").is_some() {
+                vpp_api::dispatch_service::Foresight::Perfect
+            } else {
+                vpp_api::dispatch_service::Foresight::Forecast { window_days: 28 }
+            },
             ..DispatchConfig::default()
         },
     );
@@ -361,7 +371,8 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_battery_that_acks_but_does_not_follow_is_planned_around() {
-    let start: DateTime<Utc> = "2024-06-03T16:00:00Z".parse().unwrap();
+    // 21:00 local, the home's evening load.
+    let start: DateTime<Utc> = "2024-06-03T19:00:00Z".parse().unwrap();
     let l = start_loop(start, 60.0).await;
     let stuck = l.fleet.sites()[0].devices()[0].asset().clone();
     // It accepts every write and keeps the power it had (idle).
@@ -378,6 +389,8 @@ async fn a_battery_that_acks_but_does_not_follow_is_planned_around() {
         scenario::sites(&l.fleet),
         DispatchConfig {
             tick: Duration::from_millis(10),
+            // What is tested is the response watch, not the forecast: plan on the real load.
+            foresight: Foresight::Perfect,
             ..DispatchConfig::default()
         },
     );

@@ -314,3 +314,129 @@ async fn a_device_answering_exceptions_gives_fault_events_and_no_values() {
     // Telemetry keeps coming for the real device, never for the ghost.
     crate::rig::assert_no_telemetry_from(&mut r.telemetry, &ghost, 10).await;
 }
+
+/// A setpoint carrying a site import cap, valid for 60 s from now.
+fn capped(asset: &AssetPath, kw: f64, cap: f64, id: &str) -> Message {
+    match setpoint(asset, kw, id) {
+        Message::Setpoint(mut sp) => {
+            sp.site_import_cap_kw = Some(cap);
+            Message::Setpoint(sp)
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn the_site_guard_holds_the_cap_over_the_setpoints_and_lets_go_when_the_load_falls() {
+    let bus = Arc::new(InProcessBus::new(65_536));
+    let mut r = crate::rig::rig_with(1, 2, bus, |gw, fleet| {
+        gw.fallback.push(vpp_telemetry::gateway::SiteFallback {
+            site: fleet.sites()[0].name().parse().unwrap(),
+            import_limit_kw: 100.0,
+            meter_unit: vpp_battery_sim::fleet::METER_UNIT,
+        });
+    })
+    .await;
+    let fleet = Arc::clone(r.running.fleet());
+    let site = Arc::clone(&fleet.sites()[0]);
+    let assets: Vec<AssetPath> = site.devices().iter().map(|d| d.asset().clone()).collect();
+    let stats = Arc::clone(r.gateway.stats());
+    // Simulated time at 10× (the setpoints' 60 s validity is the devices' revert time).
+    let ticker = {
+        let fleet = Arc::clone(&fleet);
+        tokio::spawn(async move {
+            loop {
+                fleet.advance(Duration::from_millis(200));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let mut connected = BTreeSet::new();
+    while connected.len() < assets.len() {
+        if let Message::Event(e) = crate::rig::next_msg(&mut r.events).await
+            && e.kind == EventKind::Connect
+        {
+            connected.insert(e.asset.unwrap());
+        }
+    }
+    // A light load, both batteries charging at 0.5 kW: 1.5 kW import, under the 2 kW cap.
+    site.set_load(Kilowatts::new(0.5).unwrap());
+    let cap = 2.0;
+    for (k, a) in assets.iter().enumerate() {
+        let m = capped(a, -0.5, cap, &format!("g-{k}"));
+        r.bus.publish(m).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        (site.import().get() - 1.5).abs() < 0.05,
+        "{}",
+        site.import()
+    );
+    assert_eq!(
+        stats
+            .guard_writes
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+
+    // A spike the plan did not know: the guard stops the charging and discharges.
+    site.set_load(Kilowatts::new(6.0).unwrap());
+    let engaged = until(&mut r.events, |m| match m {
+        Message::Event(e) => match e.kind {
+            EventKind::GuardEngaged { cap_kw, .. } => Some(cap_kw),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(engaged, cap);
+    let mut held = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if site.import().get() <= cap + 0.05 {
+            held = true;
+            break;
+        }
+    }
+    assert!(held, "import {} not brought under {cap} kW", site.import());
+    for d in site.devices() {
+        let b = d.lock();
+        assert!(b.spec().allows(b.state().power), "within ratings");
+        assert!(b.state().power.get() > 0.0, "discharging over its setpoint");
+    }
+
+    // The spike ends: back on the setpoints.
+    site.set_load(Kilowatts::new(0.5).unwrap());
+    until(&mut r.events, |m| match m {
+        Message::Event(e) if matches!(e.kind, EventKind::GuardReleased { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for d in site.devices() {
+        let p = d.lock().state().power.get();
+        assert!((p + 0.5).abs() < 1e-6, "back on its setpoint: {p}");
+    }
+    assert!(
+        stats
+            .guard_writes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 4
+    );
+
+    // A cap that is not a number >= 0 is refused, and nothing is written.
+    let m = capped(&assets[0], 1.0, -1.0, "bad-cap");
+    r.bus.publish(m).await.unwrap();
+    let ack = until(&mut r.acks, |m| match m {
+        Message::Ack(a) if a.correlation_id.as_str() == "bad-cap" => Some(a),
+        _ => None,
+    })
+    .await;
+    match ack.outcome {
+        AckOutcome::Rejected { reason } => {
+            assert!(reason.contains("site_import_cap_kw"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    ticker.abort();
+}

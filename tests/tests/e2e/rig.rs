@@ -103,6 +103,7 @@ pub fn setpoint(asset: &AssetPath, kw: f64, id: &str) -> Message {
             None,
         )
         .unwrap(),
+        site_import_cap_kw: None,
     })
 }
 
