@@ -75,7 +75,8 @@ impl Default for DispatchConfig {
             step: TimeDelta::minutes(15),
             horizon_steps: 32,
             peak_charge: 2.0,
-            site_peak_charge: 2.0,
+            // Peak shaving first: a site's peak costs more than a day's arbitrage earns.
+            site_peak_charge: 10.0,
             tick: Duration::from_millis(50),
             foresight: Foresight::Forecast { window_days: 28 },
         }

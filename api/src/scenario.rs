@@ -296,7 +296,7 @@ mod tests {
         assert!((load - 0.212_076).abs() < 1e-6 && (pv - 0.533_630).abs() < 1e-6);
         assert_eq!(s.prices(at("2024-06-03T12:30:00Z")), (0.1231, 0.0231));
         // A block of two homes shifted by two days: twice the home two days later.
-        let (l2, _) = s.block_load_pv(at("2024-06-03T20:00:00Z"), 2, 2);
+        let (l2, _) = s.block_load_pv(at("2024-06-03T22:00:00Z"), 2, 2);
         assert!((l2 - 2.0 * 0.134_447).abs() < 1e-6, "{l2}");
         // Outside the data, time maps on by whole weeks: same weekday, same prices.
         let later = at("2024-06-03T12:30:00Z") + TimeDelta::weeks(300);

@@ -240,10 +240,8 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
             step: TimeDelta::minutes(15),
             horizon_steps: 48,
             tick: Duration::from_millis(10),
-            // Forecasts from the sites' metered past (the default), and peak shaving first:
-            // site peaks priced at 10 €/kW over the horizon.
+            // Forecasts from the sites' metered past (the default).
             foresight: Foresight::Forecast { window_days: 28 },
-            site_peak_charge: 10.0,
             ..DispatchConfig::default()
         },
     );
