@@ -88,6 +88,8 @@ impl Default for DispatchConfig {
 struct State {
     targets: BTreeMap<NodePath, f64>,
     plan: Option<Arc<StepPlan>>,
+    /// The sites' net load the plan assumed.
+    assumed: Option<Arc<SiteSeries>>,
     /// Batteries planned around until the given time, with their measured power.
     unresponsive: BTreeMap<AssetPath, (DateTime<Utc>, f64)>,
     /// Setpoints in force: power and when sent.
@@ -152,6 +154,12 @@ pub struct NodePlan {
     pub plans: u64,
     /// Setpoints in force under the node (kW, positive = discharge).
     pub setpoints: BTreeMap<String, f64>,
+    /// What the plan knew of the future: `forecast` (from each site's metered past) or
+    /// `perfect` (the scenario's future, a reference).
+    pub foresight: &'static str,
+    /// The net load (load − PV, without batteries) the plan assumed per site under the node,
+    /// kW per interval.
+    pub site_net_load_kw: BTreeMap<String, Vec<f64>>,
     /// Planned import per site under the node, kW per interval.
     pub site_import_kw: BTreeMap<String, Vec<f64>>,
     /// Planned flow per feeder under (or containing) the node, kW per interval.
@@ -232,6 +240,17 @@ impl DispatchService {
             start: plan.start,
             step_s: plan.step_s,
             plans: st.plans,
+            foresight: match self.config.foresight {
+                Foresight::Forecast { .. } => "forecast",
+                Foresight::Perfect => "perfect",
+            },
+            site_net_load_kw: st
+                .assumed
+                .iter()
+                .flat_map(|a| a.iter())
+                .filter(|(s, _)| node.contains(s))
+                .map(|(s, v)| (s.to_string(), v.clone()))
+                .collect(),
             setpoints: st
                 .sent
                 .iter()
@@ -503,6 +522,7 @@ impl DispatchService {
             .collect();
         let mut st = self.lock();
         st.plan = Some(Arc::new(plan));
+        st.assumed = Some(site_load);
         st.planned_with = available;
         st.plans += 1;
         st.last_error = None;

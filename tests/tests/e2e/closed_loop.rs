@@ -1,9 +1,11 @@
 //! The closed loop over one real day in accelerated time: a simulated SunSpec fleet on Modbus
-//! TCP whose sites follow the real home load and PV of `api/data` (a copy of
-//! `../shared/data/site_week_30min.csv`), the gateway, the in-process bus, the twins, the
-//! optimiser and the dispatcher (perfect foresight of the load), with an operator's peak
-//! target on the feeder. Ground truth comes from the simulator itself.
+//! TCP whose sites follow the real home load and PV of `api/data` (from
+//! `../shared/data/emhass_home_load_pv_30min.csv`), the gateway with its site guard, the
+//! in-process bus, the twins, forecasts of each site's load and PV from its metered past, the
+//! optimiser and the dispatcher, with an operator's peak target on the feeder. Ground truth
+//! comes from the simulator itself.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -257,6 +259,7 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
     let mut site_minutes = vec![vec![(0.0, 0_u32); minutes]; sites.len()];
     let mut violations = Vec::new();
     let mut samples = 0;
+    let mut assumed: BTreeMap<DateTime<Utc>, f64> = BTreeMap::new();
     while clock.now() < end {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let now = clock.now();
@@ -285,6 +288,13 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
                 .set_fault(FaultKind::Offline, Duration::ZERO);
             fault_at = Some(now);
         }
+        // What each plan assumed of the first site's net load in its first interval.
+        if let Some(plan) = dispatch.node_plan(&NodePath::root())
+            && let Some(v) = plan.site_net_load_kw.get(&sites[0].node.to_string())
+        {
+            assert_eq!(plan.foresight, "forecast");
+            assumed.insert(plan.start, v[0]);
+        }
         if let (Some(f), None) = (fault_at, rerouted_at)
             && let Some(plan) = dispatch.node_plan(&NodePath::root())
             && plan.issued_at > f
@@ -295,6 +305,33 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
         }
     }
     assert!(samples > 1000, "sampled {samples} times");
+    // The plans forecast: they did not see the future (the first site's load is off by more
+    // than 0.5 kW in some interval) yet follow it on the whole.
+    let errors: Vec<f64> = assumed
+        .iter()
+        .map(|(at, kw)| {
+            let real = scenario.load_horizon(
+                *at,
+                TimeDelta::minutes(15),
+                1,
+                sites[0].first,
+                sites[0].homes,
+            )[0];
+            (kw - real).abs()
+        })
+        .collect();
+    let mae = errors.iter().sum::<f64>() / errors.len().max(1) as f64;
+    eprintln!(
+        "site 0 forecast: {} intervals, MAE {mae:.2} kW, worst {:.2} kW",
+        errors.len(),
+        errors.iter().copied().fold(0.0, f64::max)
+    );
+    assert!(errors.len() > 80, "{} plans seen", errors.len());
+    assert!(
+        errors.iter().any(|e| *e > 0.5),
+        "a forecast that never misses is foresight"
+    );
+    assert!(mae < 1.5, "forecast MAE {mae} kW");
     // Minutes without a sample (a busy machine) take the previous minute's average.
     let mut measured: Vec<Vec<f64>> = Vec::new();
     for site in &site_minutes {
