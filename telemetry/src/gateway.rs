@@ -491,7 +491,6 @@ impl DeviceState {
     }
 }
 
-/// Owns one endpoint's connection and devices.
 /// The local fallback and the site guard of a worker's site (both read the site meter).
 #[derive(Debug)]
 struct FallbackState {
@@ -501,6 +500,7 @@ struct FallbackState {
     guarding: bool,
 }
 
+/// Owns one endpoint's connection and devices.
 struct Worker {
     fallback: Option<FallbackState>,
     endpoint: SocketAddr,
