@@ -103,6 +103,9 @@ pub struct BenchDispatchArgs {
     /// Also solve monolithically (for the gap) up to this many batteries.
     #[arg(long, default_value_t = 1000)]
     pub monolithic_up_to: usize,
+    /// Batteries per feeder (0: no feeders, every site on the root).
+    #[arg(long, default_value_t = plan::generate::PER_FEEDER)]
+    pub per_feeder: usize,
     /// Write the generated problems here as `problem-<N>.json`.
     #[arg(long)]
     pub write_problems: Option<PathBuf>,
@@ -123,7 +126,7 @@ pub fn bench_dispatch(args: &BenchDispatchArgs) -> anyhow::Result<()> {
     sizes.sort_unstable();
     for n in sizes {
         let t0 = Instant::now();
-        let problem = plan::generate::fleet(n, args.seed);
+        let problem = plan::generate::fleet_with(n, args.seed, args.per_feeder);
         let generated = t0.elapsed().as_secs_f64();
         if let Some(dir) = &args.write_problems {
             std::fs::create_dir_all(dir)?;

@@ -25,11 +25,19 @@ impl Rng {
 }
 
 /// Batteries per feeder.
-const PER_FEEDER: usize = 200;
+pub const PER_FEEDER: usize = 200;
 
-/// A problem with `batteries` batteries (at least one), reproducible from `seed`.
+/// A problem with `batteries` batteries (at least one), reproducible from `seed`, with
+/// [`PER_FEEDER`] batteries per feeder.
 #[must_use]
 pub fn fleet(batteries: usize, seed: u64) -> DispatchProblem {
+    fleet_with(batteries, seed, PER_FEEDER)
+}
+
+/// Like [`fleet`], with `per_feeder` batteries per feeder (0: no feeders, every site on the
+/// root); the same seed gives the same sites and batteries whatever the feeders.
+#[must_use]
+pub fn fleet_with(batteries: usize, seed: u64, per_feeder: usize) -> DispatchProblem {
     let mut rng = Rng(seed);
     let t_len = 96;
     let dt = 0.25;
@@ -83,10 +91,10 @@ pub fn fleet(batteries: usize, seed: u64) -> DispatchProblem {
                 }
             })
             .collect();
-        let feeder = count / PER_FEEDER;
+        let feeder = count.checked_div(per_feeder);
         sites.push(Site {
             id: format!("s{:06}", sites.len()),
-            feeder: Some(format!("f{feeder:04}")),
+            feeder: feeder.map(|f| format!("f{f:04}")),
             net_load_kw,
             import_limit_kw: None,
             export_limit_kw: None,

@@ -2,7 +2,9 @@
 //!
 //! ## The virtual battery (feasible by construction)
 //! The batteries of a feeder are grouped into classes (terminal target or free; round-trip
-//! efficiency; initial and final state of charge), fewer per feeder when there are many feeders.
+//! efficiency; initial and final state of charge): about one class per five batteries of a
+//! feeder, at least 3 × 3 buckets and at most 5 × 5, fewer when there are many feeders (the
+//! LP's size is what costs time).
 //! Efficiency matters because the LP can then cycle the efficient batteries more; state of
 //! charge because members far from their class's level would otherwise be moved to it.
 //! Within a class, battery `i` with usable energy `u_i = (soc_max − soc_min)·capacity` follows
@@ -49,14 +51,29 @@ use super::{Plan, PlanError, Schedule, finish, network, repaired};
 /// number, so that the LP stays small.
 const UNIT_BUDGET: usize = 600;
 
+/// Batteries per class a feeder's resolution aims at.
+const BATTERIES_PER_CLASS: usize = 5;
+
+/// Classes a feeder may have whatever its size (the 3 × 3 resolution), budget permitting.
+const CLASSES_AT_LEAST: usize = 36;
+
 /// Class resolution per feeder: (efficiency classes, state-of-charge classes), the finest
 /// whose most classes, `eff · soc · (soc + 1)` (terminal classes split by initial and final
 /// state, free ones by initial only), fit in `budget`.
 fn resolution(budget: usize) -> (usize, usize) {
-    [(3, 3), (2, 3), (2, 2), (1, 2)]
-        .into_iter()
-        .find(|(r, s)| r * s * (s + 1) <= budget)
-        .unwrap_or((1, 1))
+    [
+        (5, 5),
+        (5, 4),
+        (4, 4),
+        (4, 3),
+        (3, 3),
+        (2, 3),
+        (2, 2),
+        (1, 2),
+    ]
+    .into_iter()
+    .find(|(r, s)| r * s * (s + 1) <= budget)
+    .unwrap_or((1, 1))
 }
 
 /// Share of its rating a battery's reference may use.
@@ -362,6 +379,7 @@ fn classes<'a>(
     p: &'a DispatchProblem,
     activity: &BTreeMap<ClassId, Vec<f64>>,
     budget: usize,
+    min_classes: usize,
 ) -> Vec<(ClassId, Class<'a>)> {
     let t_len = p.horizon_steps;
     let dt = p.dt_hours();
@@ -371,9 +389,13 @@ fn classes<'a>(
     for (s, b) in p.batteries() {
         groups.entry(feeders[s]).or_default().push(b);
     }
-    let (eff_classes, soc_classes) = resolution(budget / groups.len().max(1));
+    let per_group = budget / groups.len().max(1);
     let mut out = Vec::new();
     for (feeder, batteries) in groups {
+        // Finer where a feeder has many batteries (about five per class), within its share
+        // of the budget; at least the 3 × 3 resolution where the budget allows.
+        let (eff_classes, soc_classes) =
+            resolution(per_group.min(min_classes.max(batteries.len() / BATTERIES_PER_CLASS)));
         let attach = feeder.map_or(Attach::Root, Attach::Feeder);
         let mut effs: Vec<f64> = batteries
             .iter()
@@ -428,12 +450,23 @@ pub fn solve_with_budget(
     solver: &dyn LpSolver,
     budget: usize,
 ) -> Result<Plan, PlanError> {
+    solve_with(p, solver, budget, CLASSES_AT_LEAST)
+}
+
+/// Plans `p` hierarchically with at most about `budget` virtual batteries, each feeder allowed
+/// `min_classes` classes whatever its size (the tests reach every resolution with it).
+pub fn solve_with(
+    p: &DispatchProblem,
+    solver: &dyn LpSolver,
+    budget: usize,
+    min_classes: usize,
+) -> Result<Plan, PlanError> {
     p.validate()?;
     let t_len = p.horizon_steps;
     let dt = p.dt_hours();
     let net = network(p);
     let pass = |activity: &BTreeMap<ClassId, Vec<f64>>, budget: usize| -> Result<_, PlanError> {
-        let classes = classes(p, activity, budget);
+        let classes = classes(p, activity, budget, min_classes);
         let units: Vec<Unit> = classes.iter().map(|(_, c)| c.unit(t_len)).collect();
         let plan = lp::solve(&net, &units, solver)?;
         let mut schedules = BTreeMap::new();
@@ -492,12 +525,14 @@ mod tests {
         fn member_schedules_sum_to_the_aggregate_plan(
             n in 2_usize..30,
             seed in any::<u64>(),
-            budget in prop::sample::select(vec![1_usize, 12, 600]),
+            (budget, min_classes) in prop::sample::select(vec![
+                (1_usize, 36_usize), (12, 36), (600, 36), (600, 150),
+            ]),
         ) {
             let p = generate::fleet(n, seed);
             let t_len = p.horizon_steps;
             let dt = p.dt_hours();
-            let classes = classes(&p, &BTreeMap::new(), budget);
+            let classes = classes(&p, &BTreeMap::new(), budget, min_classes);
             let units: Vec<Unit> = classes.iter().map(|(_, c)| c.unit(t_len)).collect();
             let plan = lp::solve(&network(&p), &units, &Clarabel).unwrap();
             for (k, (_, class)) in classes.iter().enumerate() {

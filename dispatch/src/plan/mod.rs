@@ -582,10 +582,12 @@ mod tests {
         fn hierarchical_schedules_are_feasible_and_add_up(
             n in 1_usize..40,
             seed in any::<u64>(),
-            budget in prop::sample::select(vec![1_usize, 6, 12, 600]),
+            (budget, min_classes) in prop::sample::select(vec![
+                (1_usize, 36_usize), (6, 36), (12, 36), (600, 36), (600, 48), (600, 150),
+            ]),
         ) {
             let p = generate::fleet(n, seed);
-            let hier = hierarchy::solve_with_budget(&p, &Clarabel, budget).unwrap();
+            let hier = hierarchy::solve_with(&p, &Clarabel, budget, min_classes).unwrap();
             prop_assert!(verify(&p, &hier.batteries).is_empty());
             for t in 0..p.horizon_steps {
                 let mut total: f64 = p.sites.iter().map(|s| s.net_load_kw[t]).sum();
