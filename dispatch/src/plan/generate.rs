@@ -1,8 +1,10 @@
 //! Heterogeneous dispatch problems from a seed: for benchmarks, property tests and gap
 //! measurements. A day of 96 quarter-hours; sites with one to three batteries of different
 //! capacities, ratings, efficiencies, initial and final states of charge (some free); load with
-//! an evening peak and PV at noon; feeders with import limits that bind (85 % of their peak
-//! without batteries); prices with a morning and an evening peak and a solar dip.
+//! an evening peak and PV at noon; feeders with import limits that bind (30 % of their peak
+//! without batteries: at 85 % the optimum never came near them; at 30 % it costs about 15 €
+//! more than with no limits, for 1,000 batteries); prices with a morning and an evening peak
+//! and a solar dip.
 
 use super::problem::{Battery, DispatchProblem, Feeder, Site};
 
@@ -119,7 +121,8 @@ pub fn fleet_with(batteries: usize, seed: u64, per_feeder: usize) -> DispatchPro
             let export = flow.iter().map(|x| -x).fold(0.0, f64::max);
             Feeder {
                 id,
-                import_limit_kw: Some(0.85 * peak),
+                // Binding: the fleet shaves its peaks below this only with every feeder helping.
+                import_limit_kw: Some(0.3 * peak),
                 export_limit_kw: Some((0.9 * export).max(1.0)),
             }
         })

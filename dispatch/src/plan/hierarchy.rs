@@ -58,9 +58,11 @@ const BATTERIES_PER_CLASS: usize = 5;
 const CLASSES_AT_LEAST: usize = 36;
 
 /// Class resolution per feeder: (efficiency classes, state-of-charge classes), the finest
-/// whose most classes, `eff · soc · (soc + 1)` (terminal classes split by initial and final
-/// state, free ones by initial only), fit in `budget`.
-fn resolution(budget: usize) -> (usize, usize) {
+/// whose most classes fit in `budget`: `eff · soc · soc` terminal ones (split by initial and
+/// final state) if any battery has a terminal target, `eff · soc` free ones (by initial state
+/// only) if any has none.
+fn resolution(budget: usize, terminal: bool, free: bool) -> (usize, usize) {
+    let classes = |r: usize, s: usize| r * s * (s * usize::from(terminal) + usize::from(free));
     [
         (5, 5),
         (5, 4),
@@ -72,7 +74,7 @@ fn resolution(budget: usize) -> (usize, usize) {
         (1, 2),
     ]
     .into_iter()
-    .find(|(r, s)| r * s * (s + 1) <= budget)
+    .find(|(r, s)| classes(*r, *s) <= budget)
     .unwrap_or((1, 1))
 }
 
@@ -394,8 +396,11 @@ fn classes<'a>(
     for (feeder, batteries) in groups {
         // Finer where a feeder has many batteries (about five per class), within its share
         // of the budget; at least the 3 × 3 resolution where the budget allows.
-        let (eff_classes, soc_classes) =
-            resolution(per_group.min(min_classes.max(batteries.len() / BATTERIES_PER_CLASS)));
+        let (eff_classes, soc_classes) = resolution(
+            per_group.min(min_classes.max(batteries.len() / BATTERIES_PER_CLASS)),
+            batteries.iter().any(|b| b.soc_final.is_some()),
+            batteries.iter().any(|b| b.soc_final.is_none()),
+        );
         let attach = feeder.map_or(Attach::Root, Attach::Feeder);
         let mut effs: Vec<f64> = batteries
             .iter()
