@@ -94,6 +94,9 @@ struct State {
     unresponsive: BTreeMap<AssetPath, (DateTime<Utc>, f64)>,
     /// Setpoints in force: power and when sent.
     sent: BTreeMap<AssetPath, (f64, DateTime<Utc>)>,
+    /// When each battery's last setpoint ends (its revert time): after it, a battery that no
+    /// longer answers has gone back to idle on its own.
+    reverts_at: BTreeMap<AssetPath, DateTime<Utc>>,
     /// The online batteries the plan was made with.
     planned_with: BTreeSet<AssetPath>,
     /// Sites whose guard holds the import (`None`), or let go at the given time.
@@ -472,21 +475,30 @@ impl DispatchService {
     fn plan_now(&self) -> Result<Vec<(AssetPath, f64, Option<f64>)>, DispatchError> {
         let now = self.clock.now();
         let (online, power) = self.fleet_view();
-        let (targets, unresponsive_set) = {
+        let (targets, unresponsive_set, reverts_at) = {
             let mut st = self.lock();
             st.replan = false;
-            (st.targets.clone(), st.unresponsive.clone())
+            (
+                st.targets.clone(),
+                st.unresponsive.clone(),
+                st.reverts_at.clone(),
+            )
         };
         let batteries: Vec<Dispatchable> = online
             .into_iter()
             .filter(|d| !unresponsive_set.contains_key(&d.asset))
             .collect();
         let available: BTreeSet<AssetPath> = batteries.iter().map(|d| d.asset.clone()).collect();
-        // Everyone else counts at their measured power.
+        // Everyone else counts at their measured power, or at zero once the last setpoint we
+        // sent them has reverted (a device that stopped answering does not keep its last
+        // power for ever).
         let unresponsive: Vec<(AssetPath, f64)> = power
             .iter()
             .filter(|(a, _)| !available.contains(*a))
-            .map(|(a, p)| (a.clone(), *p))
+            .map(|(a, p)| {
+                let reverted = reverts_at.get(a).is_some_and(|at| now >= *at);
+                (a.clone(), if reverted { 0.0 } else { *p })
+            })
             .collect();
         let start = interval_start(now, self.config.step);
         let steps = self.config.horizon_steps;
@@ -644,6 +656,7 @@ impl DispatchService {
         }
         let mut st = self.lock();
         for (asset, kw, _) in setpoints {
+            st.reverts_at.insert(asset.clone(), valid_until);
             st.sent.insert(asset, (kw, now));
         }
     }
