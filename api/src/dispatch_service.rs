@@ -9,7 +9,8 @@
 //! as the device's revert time, so a device whose control plane disappears falls back on its
 //! own. Acks and measured power are watched: a battery that refuses or does not follow (off by
 //! more than 1 kW and 30 % half an interval after its setpoint) is planned around, as load at
-//! its measured power, until the next interval.
+//! its measured power, until the next interval; one that stopped answering counts at zero once
+//! its last setpoint has reverted.
 //!
 //! Each setpoint carries its site's planned peak import as a cap: where the site has a meter,
 //! the gateway's site guard discharges more than planned while the import is over it (load
@@ -484,19 +485,21 @@ impl DispatchService {
                 st.reverts_at.clone(),
             )
         };
+        let answering: BTreeSet<AssetPath> = online.iter().map(|d| d.asset.clone()).collect();
         let batteries: Vec<Dispatchable> = online
             .into_iter()
             .filter(|d| !unresponsive_set.contains_key(&d.asset))
             .collect();
         let available: BTreeSet<AssetPath> = batteries.iter().map(|d| d.asset.clone()).collect();
-        // Everyone else counts at their measured power, or at zero once the last setpoint we
-        // sent them has reverted (a device that stopped answering does not keep its last
-        // power for ever).
+        // Everyone else counts at their measured power; one that no longer answers counts at
+        // zero once the last setpoint we sent it has reverted (it does not keep its last power
+        // for ever; one that answers but does not follow is measured as it is).
         let unresponsive: Vec<(AssetPath, f64)> = power
             .iter()
             .filter(|(a, _)| !available.contains(*a))
             .map(|(a, p)| {
-                let reverted = reverts_at.get(a).is_some_and(|at| now >= *at);
+                let reverted =
+                    !answering.contains(a) && reverts_at.get(a).is_some_and(|at| now >= *at);
                 (a.clone(), if reverted { 0.0 } else { *p })
             })
             .collect();
