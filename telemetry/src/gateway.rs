@@ -482,6 +482,20 @@ impl DeviceState {
         }
     }
 
+    /// What the fallback and the guard know of the battery: `None` without a register map,
+    /// a description with its discharge rating, or a poll.
+    fn battery_view(&self) -> Option<crate::fallback::BatteryView> {
+        self.map?;
+        let desc = self.description.as_ref()?;
+        let last = self.last?;
+        Some(crate::fallback::BatteryView {
+            power_kw: last.power_kw.unwrap_or(0.0),
+            max_discharge_kw: desc.max_discharge_kw?,
+            soc: last.soc,
+            soc_reserve: desc.soc_reserve,
+        })
+    }
+
     /// The next measurement id: unique per asset across gateway restarts (it starts from the
     /// measurement time in microseconds and only grows).
     fn next_seq(&mut self, at: DateTime<Utc>) -> u64 {
@@ -718,7 +732,8 @@ impl Worker {
         Ok(())
     }
 
-    /// One round of the local fallback: engaged only while the bus is unreachable.
+    /// One round of the site's meter logic: the local fallback while the bus is unreachable,
+    /// the site guard while it is reachable.
     async fn fallback_round(&mut self) {
         let Some(mut fb) = self.fallback.take() else {
             return;
@@ -737,36 +752,46 @@ impl Worker {
                 ))
                 .await;
             }
-            if let Err(e) = self.guard(&mut fb).await {
-                tracing::warn!(site = %fb.config.site, err = %e, "site guard round failed");
-                if e.is_transport() {
-                    self.conn = None;
-                }
-                fb.meter_at = None;
-            }
-            self.fallback = Some(fb);
-            return;
+            let done = self.guard(&mut fb).await;
+            self.after_round(&mut fb, done, "site guard");
+        } else {
+            let done = self.hold_import(&mut fb).await;
+            self.after_round(&mut fb, done, "local fallback");
         }
-        if let Err(e) = self.hold_import(&mut fb).await {
-            tracing::warn!(site = %fb.config.site, err = %e, "local fallback round failed");
+        self.fallback = Some(fb);
+    }
+
+    /// After a round: if it failed, the connection goes on a transport error and the meter
+    /// is discovered again next time.
+    fn after_round(&mut self, fb: &mut FallbackState, done: Result<(), ClientError>, what: &str) {
+        if let Err(e) = done {
+            tracing::warn!(site = %fb.config.site, err = %e, "{what} round failed");
             if e.is_transport() {
                 self.conn = None;
             }
             fb.meter_at = None;
         }
-        self.fallback = Some(fb);
     }
 
-    async fn hold_import(&mut self, fb: &mut FallbackState) -> Result<(), ClientError> {
+    /// The site meter's import, kW (discovering the meter on first use); `None` without a
+    /// connection or a value.
+    async fn read_site_meter(
+        &mut self,
+        fb: &mut FallbackState,
+    ) -> Result<Option<f64>, ClientError> {
         let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
+            return Ok(None);
         };
         let unit = fb.config.meter_unit;
         let at = match fb.meter_at {
             Some(at) => at,
             None => *fb.meter_at.insert(conn.discover_meter(unit).await?),
         };
-        let Some(import_kw) = conn.read_meter(unit, at).await? else {
+        conn.read_meter(unit, at).await
+    }
+
+    async fn hold_import(&mut self, fb: &mut FallbackState) -> Result<(), ClientError> {
+        let Some(import_kw) = self.read_site_meter(fb).await? else {
             return Ok(());
         };
         // Only online batteries with known ratings take part.
@@ -774,20 +799,8 @@ impl Worker {
             .devices
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.online && d.map.is_some())
-            .filter_map(|(i, d)| {
-                let desc = d.description.as_ref()?;
-                let last = d.last?;
-                Some((
-                    i,
-                    crate::fallback::BatteryView {
-                        power_kw: last.power_kw.unwrap_or(0.0),
-                        max_discharge_kw: desc.max_discharge_kw?,
-                        soc: last.soc,
-                        soc_reserve: desc.soc_reserve,
-                    },
-                ))
-            })
+            .filter(|(_, d)| d.online)
+            .filter_map(|(i, d)| Some((i, d.battery_view()?)))
             .collect();
         let views: Vec<_> = members.iter().map(|(_, v)| *v).collect();
         let limit = fb.config.import_limit_kw;
@@ -855,15 +868,7 @@ impl Worker {
             }
             return Ok(());
         };
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(());
-        };
-        let unit = fb.config.meter_unit;
-        let at = match fb.meter_at {
-            Some(at) => at,
-            None => *fb.meter_at.insert(conn.discover_meter(unit).await?),
-        };
-        let Some(import_kw) = conn.read_meter(unit, at).await? else {
+        let Some(import_kw) = self.read_site_meter(fb).await? else {
             return Ok(());
         };
         // Members: online batteries with a setpoint in force and known ratings.
@@ -871,22 +876,10 @@ impl Worker {
             .devices
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.map.is_some())
             .filter_map(|(i, d)| {
                 let active = in_force(d)?;
-                let desc = d.description.as_ref()?;
-                let last = d.last?;
-                Some((
-                    i,
-                    active,
-                    desc.max_charge_kw?,
-                    crate::fallback::BatteryView {
-                        power_kw: last.power_kw.unwrap_or(0.0),
-                        max_discharge_kw: desc.max_discharge_kw?,
-                        soc: last.soc,
-                        soc_reserve: desc.soc_reserve,
-                    },
-                ))
+                let max_charge = d.description.as_ref()?.max_charge_kw?;
+                Some((i, active, max_charge, d.battery_view()?))
             })
             .collect();
         let guarded: Vec<(f64, crate::fallback::BatteryView)> =
