@@ -156,24 +156,29 @@ impl Scenario {
         (self.import_price[r], self.export_price[r])
     }
 
-    /// Per-interval averages of `f` over `steps` intervals of `step` from `start`, sampled
-    /// every minute.
-    fn averages(
+    /// Per-interval averages of the `N` series `f` gives, over `steps` intervals of `step` from
+    /// `start`, sampled every minute (each sample read once).
+    fn averages<const N: usize>(
         start: DateTime<Utc>,
         step: TimeDelta,
         steps: usize,
-        f: impl Fn(DateTime<Utc>) -> f64,
-    ) -> Vec<f64> {
+        f: impl Fn(DateTime<Utc>) -> [f64; N],
+    ) -> [Vec<f64>; N] {
         let minutes = step.num_minutes().max(1);
-        (0..steps)
-            .map(|k| {
-                let t0 = start + step * k as i32;
-                (0..minutes)
-                    .map(|m| f(t0 + TimeDelta::minutes(m)))
-                    .sum::<f64>()
-                    / minutes as f64
-            })
-            .collect()
+        let mut out: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(steps));
+        for k in 0..steps {
+            let t0 = start + step * k as i32;
+            let mut sums = [0.0; N];
+            for m in 0..minutes {
+                for (sum, x) in sums.iter_mut().zip(f(t0 + TimeDelta::minutes(m))) {
+                    *sum += x;
+                }
+            }
+            for (series, sum) in out.iter_mut().zip(sums) {
+                series.push(sum / minutes as f64);
+            }
+        }
+        out
     }
 
     /// Net load of a block of homes (as in [`Self::block_net_load`]) per interval: averages
@@ -187,7 +192,10 @@ impl Scenario {
         first: usize,
         homes: usize,
     ) -> Vec<f64> {
-        Self::averages(start, step, steps, |t| self.block_net_load(t, first, homes))
+        let [net] = Self::averages(start, step, steps, |t| {
+            [self.block_net_load(t, first, homes)]
+        });
+        net
     }
 
     /// Load and PV of a block of homes per interval (averages, as in [`Self::load_horizon`]).
@@ -200,14 +208,11 @@ impl Scenario {
         first: usize,
         homes: usize,
     ) -> (Vec<f64>, Vec<f64>) {
-        (
-            Self::averages(start, step, steps, |t| {
-                self.block_load_pv(t, first, homes).0
-            }),
-            Self::averages(start, step, steps, |t| {
-                self.block_load_pv(t, first, homes).1
-            }),
-        )
+        let [load, pv] = Self::averages(start, step, steps, |t| {
+            let (load, pv) = self.block_load_pv(t, first, homes);
+            [load, pv]
+        });
+        (load, pv)
     }
 
     /// Import and export prices per interval, €/kWh: averages over `steps` intervals of
@@ -219,10 +224,11 @@ impl Scenario {
         step: TimeDelta,
         steps: usize,
     ) -> (Vec<f64>, Vec<f64>) {
-        (
-            Self::averages(start, step, steps, |t| self.prices(t).0),
-            Self::averages(start, step, steps, |t| self.prices(t).1),
-        )
+        let [import, export] = Self::averages(start, step, steps, |t| {
+            let (import, export) = self.prices(t);
+            [import, export]
+        });
+        (import, export)
     }
 }
 
