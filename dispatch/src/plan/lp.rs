@@ -68,6 +68,31 @@ pub trait LpSolver: Send + Sync {
     fn name(&self) -> &'static str;
     /// Minimises the LP.
     fn solve(&self, lp: Lp) -> Result<LpSolution, SolveError>;
+    /// Solves the network LP of [`solve`] directly, for a solver with a method for its
+    /// structure; `None` (the default) hands it to [`LpSolver::solve`] as a good_lp model.
+    fn network(&self, _net: &Network, _units: &[Unit]) -> Option<LpPlan> {
+        None
+    }
+}
+
+/// The structured interior point of [`super::ipm`] for networks whose units all sit on
+/// feeders or the root (the hierarchical mode's), Clarabel through good_lp for the rest and
+/// should it not converge.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Structured;
+
+impl LpSolver for Structured {
+    fn name(&self) -> &'static str {
+        "structured-ipm"
+    }
+
+    fn solve(&self, lp: Lp) -> Result<LpSolution, SolveError> {
+        Clarabel.solve(lp)
+    }
+
+    fn network(&self, net: &Network, units: &[Unit]) -> Option<LpPlan> {
+        super::ipm::solve(net, units).ok()
+    }
 }
 
 /// Clarabel: pure-Rust interior point, with duals.
@@ -253,6 +278,9 @@ impl Builder {
 
 /// Builds and solves the LP of `units` on `net`.
 pub fn solve(net: &Network, units: &[Unit], solver: &dyn LpSolver) -> Result<LpPlan, SolveError> {
+    if let Some(plan) = solver.network(net, units) {
+        return Ok(plan);
+    }
     let t_len = net.steps;
     let dt = net.dt;
     let mut b = Builder {

@@ -12,6 +12,7 @@
 
 pub mod generate;
 pub mod hierarchy;
+pub mod ipm;
 pub mod lp;
 pub mod problem;
 

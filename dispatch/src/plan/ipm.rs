@@ -1,0 +1,1044 @@
+//! A structured interior-point solver for the network LP of [`super::lp`] when every unit sits
+//! on a feeder or on the root (the hierarchical mode's virtual batteries).
+//!
+//! It solves exactly the LP that `lp::solve` writes through good_lp (same variables, limits,
+//! prices and soft slacks; a site without units only adds constants), with Mehrotra's
+//! predictor-corrector method. What makes it fast is the linear algebra: each Newton step
+//! solves the normal equations `A Θ Aᵀ Δy = r` by nested elimination along the network,
+//! - a unit's rows (its energy balance in time and its terminal target) form a tridiagonal
+//!   block, eliminated in `O(T²)` into its feeder (or the root);
+//! - a feeder's rows then form a dense `T × T` block, eliminated by Cholesky into the root;
+//! - the root's balance and peak rows form one dense `2T × 2T` system,
+//!
+//! where a general sparse factorisation of the same KKT system pays for the fill it cannot
+//! foresee. Tested against Clarabel through good_lp on random networks (same objective).
+
+use super::lp::{Attach, LpPlan, LpSlack, Network, Unit};
+
+/// Why the structured solver did not give a plan (the caller then solves the generic LP).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IpmError {
+    /// A unit sits behind a site: the structure this solver relies on is not there.
+    #[error("a unit behind a site (the structured solver takes units on feeders and the root)")]
+    Unsupported,
+    /// The iterations did not converge.
+    #[error(
+        "no convergence in {iterations} iterations (primal {primal:.1e}, dual {dual:.1e}, gap {gap:.1e})"
+    )]
+    NoConvergence {
+        /// Iterations made.
+        iterations: usize,
+        /// Relative primal residual.
+        primal: f64,
+        /// Relative dual residual.
+        dual: f64,
+        /// Relative complementarity gap.
+        gap: f64,
+    },
+}
+
+/// Relative tolerance on the residuals and the complementarity gap.
+const TOL: f64 = 1e-9;
+/// Iterations before giving up.
+const MAX_ITER: usize = 100;
+/// Dual regularisation added to the normal equations' diagonal.
+const DELTA: f64 = 1e-12;
+/// Primal regularisation added to each `Θ⁻¹`.
+const RHO: f64 = 1e-12;
+
+/// Where a unit's flow goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parent {
+    Feeder(usize),
+    Root,
+}
+
+/// Indices of one unit's variables and rows.
+#[derive(Debug, Clone)]
+struct UnitIx {
+    parent: Parent,
+    /// First variable: `c` at `+t`, `d` at `+T+t`, `e` at `+2T+t`, then short and excess.
+    var: usize,
+    /// First row: energy balance at `+t`, then the terminal row.
+    row: usize,
+    target: bool,
+    /// Stored energy per kWh of charge and per kWh of discharge, times Δt.
+    a: f64,
+    b: f64,
+}
+
+impl UnitIx {
+    fn rows(&self, t_len: usize) -> usize {
+        t_len + usize::from(self.target)
+    }
+}
+
+/// The LP in the solver's form: `min cᵀx` s.t. `Ax = b`, `l ≤ x ≤ u`.
+struct Model {
+    t: usize,
+    units: Vec<UnitIx>,
+    /// Per feeder: first variable (`g` at `+t`, import slack `+T+t`, export slack `+2T+t`)
+    /// and first row.
+    feeders: Vec<(usize, usize)>,
+    /// Root variables: import `+t`, import slack `+T+t`, export `+2T+t`, export slack
+    /// `+3T+t`, peak gap `+4T+t`, peak `+5T`.
+    root_var: usize,
+    root_row: usize,
+    peak_row: usize,
+    n: usize,
+    m: usize,
+    c: Vec<f64>,
+    b: Vec<f64>,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+    /// A hint for the starting point, moved inside the bounds.
+    start: Vec<f64>,
+}
+
+impl Model {
+    fn parent_row(&self, p: Parent, t: usize) -> usize {
+        match p {
+            Parent::Feeder(f) => self.feeders[f].1 + t,
+            Parent::Root => self.root_row + t,
+        }
+    }
+
+    /// `out = A x`.
+    fn mul(&self, x: &[f64], out: &mut [f64]) {
+        let t_len = self.t;
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for u in &self.units {
+            let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
+            for t in 0..t_len {
+                let r = u.row + t;
+                out[r] += x[e + t] - u.a * x[c + t] + u.b * x[d + t];
+                if t > 0 {
+                    out[r] -= x[e + t - 1];
+                }
+                out[self.parent_row(u.parent, t)] += x[c + t] - x[d + t];
+            }
+            if u.target {
+                out[u.row + t_len] +=
+                    x[e + t_len - 1] + x[u.var + 3 * t_len] - x[u.var + 3 * t_len + 1];
+            }
+        }
+        for &(v, r) in &self.feeders {
+            for t in 0..t_len {
+                let flow = x[v + t] + x[v + t_len + t] - x[v + 2 * t_len + t];
+                out[r + t] -= flow;
+                out[self.root_row + t] += flow;
+            }
+        }
+        let v = self.root_var;
+        for t in 0..t_len {
+            let import = x[v + t] + x[v + t_len + t];
+            let export = x[v + 2 * t_len + t] + x[v + 3 * t_len + t];
+            out[self.root_row + t] += export - import;
+            out[self.peak_row + t] += import + x[v + 4 * t_len + t] - x[v + 5 * t_len];
+        }
+    }
+
+    /// `out = Aᵀ y`.
+    fn mul_t(&self, y: &[f64], out: &mut [f64]) {
+        let t_len = self.t;
+        for u in &self.units {
+            let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
+            for t in 0..t_len {
+                let r = u.row + t;
+                let p = y[self.parent_row(u.parent, t)];
+                out[c + t] = -u.a * y[r] + p;
+                out[d + t] = u.b * y[r] - p;
+                out[e + t] = y[r]
+                    - if t + 1 < t_len {
+                        y[r + 1]
+                    } else if u.target {
+                        -y[u.row + t_len]
+                    } else {
+                        0.0
+                    };
+            }
+            if u.target {
+                out[u.var + 3 * t_len] = y[u.row + t_len];
+                out[u.var + 3 * t_len + 1] = -y[u.row + t_len];
+            }
+        }
+        for &(v, r) in &self.feeders {
+            for t in 0..t_len {
+                let g = y[self.root_row + t] - y[r + t];
+                out[v + t] = g;
+                out[v + t_len + t] = g;
+                out[v + 2 * t_len + t] = -g;
+            }
+        }
+        let v = self.root_var;
+        let mut peak = 0.0;
+        for t in 0..t_len {
+            let (r, p) = (y[self.root_row + t], y[self.peak_row + t]);
+            out[v + t] = p - r;
+            out[v + t_len + t] = p - r;
+            out[v + 2 * t_len + t] = r;
+            out[v + 3 * t_len + t] = r;
+            out[v + 4 * t_len + t] = p;
+            peak -= p;
+        }
+        out[v + 5 * t_len] = peak;
+    }
+}
+
+/// Builds the model of `units` on `net`; also the constant objective of the sites (their
+/// peaks and limit slacks, which no unit can change) and its slacks.
+fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), IpmError> {
+    let t_len = net.steps;
+    let dt = net.dt;
+    let slack_cost = net.slack_price * dt;
+    // Constant loads per feeder and on the root; the sites' own (constant) costs.
+    let mut feeder_load = vec![vec![0.0; t_len]; net.feeders.len()];
+    let mut root_load = vec![0.0; t_len];
+    let mut constant = 0.0;
+    let mut slacks = Vec::new();
+    for (s, site) in net.sites.iter().enumerate() {
+        if net.site_peak_charge > 0.0 {
+            constant += net.site_peak_charge * site.net_load.iter().fold(0.0_f64, |m, x| m.max(*x));
+        }
+        for (t, &x) in site.net_load.iter().enumerate() {
+            if let Some(lim) = site.import_limit
+                && x > lim
+            {
+                constant += slack_cost * (x - lim);
+                slacks.push(LpSlack {
+                    what: format!("site {s} import"),
+                    step: t,
+                    amount: x - lim,
+                });
+            }
+            if let Some(lim) = site.export_limit
+                && -x > lim
+            {
+                constant += slack_cost * (-x - lim);
+                slacks.push(LpSlack {
+                    what: format!("site {s} export"),
+                    step: t,
+                    amount: -x - lim,
+                });
+            }
+            match site.feeder {
+                Some(f) => feeder_load[f][t] += x,
+                None => root_load[t] += x,
+            }
+        }
+    }
+    // A bound on any flow, for variables the LP leaves unbounded.
+    let big = 1.0
+        + net
+            .sites
+            .iter()
+            .map(|s| s.net_load.iter().fold(0.0_f64, |m, x| m.max(x.abs())))
+            .sum::<f64>()
+        + units
+            .iter()
+            .map(|u| {
+                (0..t_len)
+                    .map(|t| u.cmax[t].max(0.0) + u.dmax[t].max(0.0) + u.offset[t].abs())
+                    .fold(0.0, f64::max)
+            })
+            .sum::<f64>();
+
+    let mut m = Model {
+        t: t_len,
+        units: Vec::with_capacity(units.len()),
+        feeders: Vec::with_capacity(net.feeders.len()),
+        root_var: 0,
+        root_row: 0,
+        peak_row: 0,
+        n: 0,
+        m: 0,
+        c: Vec::new(),
+        b: Vec::new(),
+        lo: Vec::new(),
+        hi: Vec::new(),
+        start: Vec::new(),
+    };
+    let push = |m: &mut Model, c: f64, lo: f64, hi: f64, start: f64| {
+        m.c.push(c);
+        m.lo.push(lo);
+        m.hi.push(hi.max(lo));
+        m.start.push(start);
+        m.n += 1;
+    };
+    for unit in units {
+        let parent = match unit.attach {
+            Attach::Feeder(f) => Parent::Feeder(f),
+            Attach::Root => Parent::Root,
+            Attach::Site(_) => return Err(IpmError::Unsupported),
+        };
+        let ix = UnitIx {
+            parent,
+            var: m.n,
+            row: m.m,
+            target: unit.target.is_some(),
+            a: unit.alpha * dt,
+            b: unit.beta * dt,
+        };
+        let wear = net.wear * dt;
+        for t in 0..t_len {
+            let hi = unit.cmax[t].max(0.0);
+            push(&mut m, wear, 0.0, hi, 0.5 * hi);
+        }
+        for t in 0..t_len {
+            let hi = unit.dmax[t].max(0.0);
+            push(&mut m, wear, 0.0, hi, 0.5 * hi);
+        }
+        for t in 0..t_len {
+            let (lo, hi) = (unit.emin[t], unit.emax[t].max(unit.emin[t]));
+            push(&mut m, 0.0, lo, hi, 0.5 * (lo + hi));
+        }
+        m.b.push(unit.e0);
+        m.b.extend(std::iter::repeat_n(0.0, t_len - 1));
+        m.m += t_len;
+        if let Some(target) = unit.target {
+            let w = net.terminal_price * unit.target_weight;
+            push(&mut m, w, 0.0, big * t_len as f64, 0.0);
+            push(&mut m, w, 0.0, big * t_len as f64, 0.0);
+            m.b.push(target);
+            m.m += 1;
+        }
+        m.units.push(ix);
+    }
+    for &(imp, exp) in &net.feeders {
+        m.feeders.push((m.n, m.m));
+        let (lo, hi) = (exp.map_or(-big, |e| -e.min(big)), imp.map_or(big, |i| i.min(big)));
+        for _ in 0..t_len {
+            push(&mut m, 0.0, lo, hi, 0.0);
+        }
+        for _ in 0..t_len {
+            push(&mut m, slack_cost, 0.0, if imp.is_some() { big } else { 0.0 }, 0.0);
+        }
+        for _ in 0..t_len {
+            push(&mut m, slack_cost, 0.0, if exp.is_some() { big } else { 0.0 }, 0.0);
+        }
+        m.m += t_len;
+    }
+    m.root_var = m.n;
+    let (imp, exp) = net.root_limits;
+    let import_hi = imp.map_or(big, |i| i.min(big));
+    let export_hi = exp.map_or(big, |e| e.min(big));
+    for t in 0..t_len {
+        push(&mut m, net.import_price[t] * dt, 0.0, import_hi, 0.0);
+    }
+    for t in 0..t_len {
+        let hi = if imp.is_some() { big } else { 0.0 };
+        push(&mut m, net.import_price[t] * dt + slack_cost, 0.0, hi, 0.0);
+    }
+    for t in 0..t_len {
+        push(&mut m, -net.export_price[t] * dt, 0.0, export_hi, 0.0);
+    }
+    for t in 0..t_len {
+        let hi = if exp.is_some() { big } else { 0.0 };
+        push(&mut m, slack_cost - net.export_price[t] * dt, 0.0, hi, 0.0);
+    }
+    for _ in 0..t_len {
+        push(&mut m, 0.0, 0.0, 2.0 * big, 0.0);
+    }
+    push(&mut m, net.peak_charge, 0.0, 2.0 * big, 0.0);
+    // Rows: feeders' balances, the root's balance, the peak rows.
+    for f in 0..net.feeders.len() {
+        let r = m.feeders[f].1;
+        debug_assert_eq!(r, m.b.len());
+        for t in 0..t_len {
+            m.b.push(-feeder_load[f][t]);
+        }
+    }
+    m.root_row = m.m;
+    m.b.extend(root_load.iter().map(|x| -x));
+    m.m += t_len;
+    m.peak_row = m.m;
+    m.b.extend(std::iter::repeat_n(0.0, t_len));
+    m.m += t_len;
+    // Fixed flows of the units move to the right-hand side of their parent's balance.
+    for (ix, unit) in m.units.clone().iter().zip(units) {
+        for t in 0..t_len {
+            let r = m.parent_row(ix.parent, t);
+            m.b[r] -= unit.offset[t];
+        }
+    }
+    Ok((m, constant, slacks))
+}
+
+/// Dense symmetric positive-definite factor (lower Cholesky, row-major, `n × n`), with tiny
+/// pivots replaced by a huge one (the direction is dropped rather than blowing up).
+fn cholesky(a: &mut [f64], n: usize) {
+    let scale = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max);
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= a[j * n + k] * a[j * n + k];
+        }
+        let d = if d > 1e-14 * scale && d > 0.0 {
+            d.sqrt()
+        } else {
+            1e64
+        };
+        a[j * n + j] = d;
+        for i in j + 1..n {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= a[i * n + k] * a[j * n + k];
+            }
+            a[i * n + j] = s / d;
+        }
+    }
+}
+
+/// Solves `L Lᵀ x = b` in place with the factor of [`cholesky`].
+fn cholesky_solve(l: &[f64], n: usize, x: &mut [f64]) {
+    for i in 0..n {
+        let mut s = x[i];
+        for k in 0..i {
+            s -= l[i * n + k] * x[k];
+        }
+        x[i] = s / l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let mut s = x[i];
+        for k in i + 1..n {
+            s -= l[k * n + i] * x[k];
+        }
+        x[i] = s / l[i * n + i];
+    }
+}
+
+/// A unit's tridiagonal block `LDLᵀ`: pivots `d` and multipliers `l` (`l[i]` links `i` to
+/// `i − 1`), with its coupling `g` to the parent's rows.
+#[derive(Debug, Clone, Default)]
+struct Tri {
+    d: Vec<f64>,
+    l: Vec<f64>,
+    g: Vec<f64>,
+}
+
+impl Tri {
+    /// Solves the block in place.
+    fn solve(&self, x: &mut [f64]) {
+        let n = self.d.len();
+        for i in 1..n {
+            x[i] -= self.l[i] * x[i - 1];
+        }
+        for i in 0..n {
+            x[i] /= self.d[i];
+        }
+        for i in (0..n.saturating_sub(1)).rev() {
+            x[i] -= self.l[i + 1] * x[i + 1];
+        }
+    }
+}
+
+/// The factored normal equations `A Θ Aᵀ + δI`.
+struct Normal {
+    units: Vec<Tri>,
+    /// Per feeder: its Cholesky factor (`T × T`) and its coupling to the root rows.
+    feeders: Vec<(Vec<f64>, Vec<f64>)>,
+    /// Root and peak rows: Cholesky factor of the `2T × 2T` system.
+    root: Vec<f64>,
+}
+
+impl Normal {
+    fn factor(m: &Model, theta: &[f64]) -> Self {
+        let t_len = m.t;
+        let n2 = 2 * t_len;
+        // Dense parents: feeders' T × T and the root's 2T × 2T (root rows first).
+        let mut feeders: Vec<(Vec<f64>, Vec<f64>)> = m
+            .feeders
+            .iter()
+            .map(|_| (vec![0.0; t_len * t_len], vec![0.0; t_len]))
+            .collect();
+        let mut root = vec![0.0; n2 * n2];
+        let mut units = Vec::with_capacity(m.units.len());
+        let mut inv_row = vec![0.0; t_len + 1];
+        for u in &m.units {
+            let n = u.rows(t_len);
+            let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
+            let mut diag = vec![DELTA; n];
+            let mut off = vec![0.0; n]; // off[i] = M[i][i + 1]
+            let mut g = vec![0.0; t_len];
+            let (parent, stride): (&mut [f64], usize) = match u.parent {
+                Parent::Feeder(f) => (feeders[f].0.as_mut_slice(), t_len),
+                Parent::Root => (root.as_mut_slice(), n2),
+            };
+            for t in 0..t_len {
+                let (tc, td, te) = (theta[c + t], theta[d + t], theta[e + t]);
+                diag[t] += u.a * u.a * tc + u.b * u.b * td + te;
+                if t + 1 < t_len {
+                    diag[t + 1] += te;
+                    off[t] -= te;
+                } else if u.target {
+                    diag[t + 1] += te;
+                    off[t] += te;
+                }
+                g[t] = -u.a * tc - u.b * td;
+                parent[t * stride + t] += tc + td;
+            }
+            if u.target {
+                diag[t_len] += theta[u.var + 3 * t_len] + theta[u.var + 3 * t_len + 1];
+            }
+            // LDLᵀ.
+            let mut tri = Tri {
+                d: vec![0.0; n],
+                l: vec![0.0; n],
+                g,
+            };
+            let scale = diag.iter().fold(0.0_f64, |a, b| a.max(b.abs()));
+            for i in 0..n {
+                let mut p = diag[i];
+                if i > 0 {
+                    tri.l[i] = off[i - 1] / tri.d[i - 1];
+                    p -= tri.l[i] * off[i - 1];
+                }
+                tri.d[i] = if p > 1e-14 * scale && p > 0.0 { p } else { 1e64 };
+            }
+            // Schur complement into the parent: −G B⁻¹ G, from the inverse's recurrences
+            // (X_jj = 1/d_j + l_{j+1}² X_{j+1,j+1}; X_ij = −l_{i+1} X_{i+1,j} for i < j).
+            let mut xdiag = 0.0;
+            for j in (0..n).rev() {
+                xdiag = 1.0 / tri.d[j]
+                    + if j + 1 < n {
+                        tri.l[j + 1] * tri.l[j + 1] * xdiag
+                    } else {
+                        0.0
+                    };
+                if j >= t_len {
+                    continue;
+                }
+                inv_row[j] = xdiag;
+                for i in (0..j).rev() {
+                    inv_row[i] = -tri.l[i + 1] * inv_row[i + 1];
+                }
+                let gj = tri.g[j];
+                for i in 0..=j {
+                    let v = tri.g[i] * gj * inv_row[i];
+                    parent[i * stride + j] -= v;
+                    if i != j {
+                        parent[j * stride + i] -= v;
+                    }
+                }
+            }
+            units.push(tri);
+        }
+        // Feeders: their own variables, then Cholesky, then their Schur complement into the
+        // root rows: −H S⁻¹ H = −(L⁻¹H)ᵀ(L⁻¹H).
+        let mut w = vec![0.0; t_len * t_len];
+        for (f, &(v, _)) in m.feeders.iter().enumerate() {
+            let (s, h) = &mut feeders[f];
+            for t in 0..t_len {
+                let sum = theta[v + t] + theta[v + t_len + t] + theta[v + 2 * t_len + t];
+                s[t * t_len + t] += sum + DELTA;
+                h[t] = -sum;
+                root[t * n2 + t] += sum;
+            }
+            cholesky(s, t_len);
+            // W = L⁻¹ H, column by column (lower triangular).
+            w.iter_mut().for_each(|x| *x = 0.0);
+            for j in 0..t_len {
+                w[j * t_len + j] = h[j] / s[j * t_len + j];
+                for i in j + 1..t_len {
+                    let mut acc = 0.0;
+                    for k in j..i {
+                        acc -= s[i * t_len + k] * w[k * t_len + j];
+                    }
+                    w[i * t_len + j] = acc / s[i * t_len + i];
+                }
+            }
+            for i in 0..t_len {
+                for j in i..t_len {
+                    let mut acc = 0.0;
+                    for k in j..t_len {
+                        acc += w[k * t_len + i] * w[k * t_len + j];
+                    }
+                    root[i * n2 + j] -= acc;
+                    if i != j {
+                        root[j * n2 + i] -= acc;
+                    }
+                }
+            }
+        }
+        // Root's own variables and the peak rows.
+        let v = m.root_var;
+        let tp = theta[v + 5 * t_len];
+        for t in 0..t_len {
+            let (ti, tsi) = (theta[v + t], theta[v + t_len + t]);
+            let (tx, tsx, tq) = (
+                theta[v + 2 * t_len + t],
+                theta[v + 3 * t_len + t],
+                theta[v + 4 * t_len + t],
+            );
+            root[t * n2 + t] += ti + tsi + tx + tsx + DELTA;
+            let p = t_len + t;
+            root[t * n2 + p] -= ti + tsi;
+            root[p * n2 + t] -= ti + tsi;
+            root[p * n2 + p] += ti + tsi + tq + DELTA;
+            for s in 0..t_len {
+                root[p * n2 + t_len + s] += tp;
+            }
+        }
+        cholesky(&mut root, n2);
+        Self {
+            units,
+            feeders,
+            root,
+        }
+    }
+
+    /// Solves `(A Θ Aᵀ + δI) y = r` in place.
+    fn solve(&self, m: &Model, r: &mut [f64]) {
+        let t_len = m.t;
+        let n2 = 2 * t_len;
+        let mut work = vec![0.0; t_len + 1];
+        // Units into their parents.
+        for (u, tri) in m.units.iter().zip(&self.units) {
+            let n = u.rows(t_len);
+            work[..n].copy_from_slice(&r[u.row..u.row + n]);
+            tri.solve(&mut work[..n]);
+            for t in 0..t_len {
+                r[m.parent_row(u.parent, t)] -= tri.g[t] * work[t];
+            }
+        }
+        // Feeders into the root.
+        let mut feeder_rhs: Vec<Vec<f64>> = Vec::with_capacity(m.feeders.len());
+        for (&(_, row), (l, h)) in m.feeders.iter().zip(&self.feeders) {
+            let original = r[row..row + t_len].to_vec();
+            let x = &mut work[..t_len];
+            x.copy_from_slice(&original);
+            cholesky_solve(l, t_len, x);
+            for t in 0..t_len {
+                r[m.root_row + t] -= h[t] * x[t];
+            }
+            feeder_rhs.push(original);
+        }
+        // Root and peak rows (contiguous: root rows then peak rows).
+        debug_assert_eq!(m.peak_row, m.root_row + t_len);
+        cholesky_solve(&self.root, n2, &mut r[m.root_row..m.root_row + n2]);
+        // Back: feeders, then units.
+        for ((&(_, row), (l, h)), mut rhs) in m.feeders.iter().zip(&self.feeders).zip(feeder_rhs) {
+            for t in 0..t_len {
+                rhs[t] -= h[t] * r[m.root_row + t];
+            }
+            cholesky_solve(l, t_len, &mut rhs);
+            r[row..row + t_len].copy_from_slice(&rhs);
+        }
+        for (u, tri) in m.units.iter().zip(&self.units) {
+            for t in 0..t_len {
+                r[u.row + t] -= tri.g[t] * r[m.parent_row(u.parent, t)];
+            }
+            let n = u.rows(t_len);
+            tri.solve(&mut r[u.row..u.row + n]);
+        }
+    }
+}
+
+fn norm_inf(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// Solves the LP of `units` on `net` (see [`super::lp::solve`] for the formulation).
+pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
+    let (m, constant, site_slacks) = model(net, units)?;
+    let (n, rows) = (m.n, m.m);
+    // Costs scaled to at most 1.
+    let cscale = norm_inf(&m.c).max(1e-12);
+    let c: Vec<f64> = m.c.iter().map(|x| x / cscale).collect();
+    let fixed: Vec<bool> = (0..n).map(|j| m.hi[j] - m.lo[j] < 1e-12).collect();
+    let has_hi: Vec<bool> = (0..n).map(|j| m.hi[j].is_finite() && !fixed[j]).collect();
+    let mut x: Vec<f64> = (0..n)
+        .map(|j| {
+            if fixed[j] {
+                m.lo[j]
+            } else {
+                let margin = (0.5 * (m.hi[j] - m.lo[j])).min(1.0);
+                m.start[j].clamp(m.lo[j] + margin, m.hi[j] - margin)
+            }
+        })
+        .collect();
+    let mut y = vec![0.0; rows];
+    let mut zl: Vec<f64> = (0..n)
+        .map(|j| if fixed[j] { 0.0 } else { 1.0 / (x[j] - m.lo[j]) })
+        .collect();
+    let mut zu: Vec<f64> = (0..n)
+        .map(|j| if has_hi[j] { 1.0 / (m.hi[j] - x[j]) } else { 0.0 })
+        .collect();
+    let n_compl = (0..n).filter(|&j| !fixed[j]).count() + has_hi.iter().filter(|h| **h).count();
+    let bnorm = norm_inf(&m.b);
+    let cnorm = norm_inf(&c);
+
+    let mut ax = vec![0.0; rows];
+    let mut aty = vec![0.0; n];
+    let mut theta = vec![0.0; n];
+    let mut rd = vec![0.0; n];
+    let mut rp = vec![0.0; rows];
+    let (mut primal, mut dual, mut gap) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    let mut converged = false;
+    let mut iterations = 0;
+    for iter in 0..MAX_ITER {
+        iterations = iter;
+        m.mul(&x, &mut ax);
+        for i in 0..rows {
+            rp[i] = m.b[i] - ax[i];
+        }
+        m.mul_t(&y, &mut aty);
+        for j in 0..n {
+            rd[j] = if fixed[j] {
+                0.0
+            } else {
+                c[j] - aty[j] - zl[j] + zu[j]
+            };
+        }
+        let compl: f64 = (0..n)
+            .map(|j| {
+                let mut s = 0.0;
+                if !fixed[j] {
+                    s += (x[j] - m.lo[j]) * zl[j];
+                }
+                if has_hi[j] {
+                    s += (m.hi[j] - x[j]) * zu[j];
+                }
+                s
+            })
+            .sum();
+        let pobj: f64 = c.iter().zip(&x).map(|(a, b)| a * b).sum();
+        primal = norm_inf(&rp) / (1.0 + bnorm);
+        dual = norm_inf(&rd) / (1.0 + cnorm);
+        gap = compl / (1.0 + pobj.abs());
+        if primal < TOL && dual < TOL && gap < TOL {
+            converged = true;
+            break;
+        }
+        let mu = compl / n_compl.max(1) as f64;
+        for j in 0..n {
+            theta[j] = if fixed[j] {
+                0.0
+            } else {
+                let mut inv = zl[j] / (x[j] - m.lo[j]) + RHO;
+                if has_hi[j] {
+                    inv += zu[j] / (m.hi[j] - x[j]);
+                }
+                1.0 / inv
+            };
+        }
+        let normal = Normal::factor(&m, &theta);
+        // One Newton direction for complementarity targets (rl, ru).
+        let direction = |rl: &[f64], ru: &[f64]| {
+            let rho: Vec<f64> = (0..n)
+                .map(|j| {
+                    if fixed[j] {
+                        return 0.0;
+                    }
+                    let mut v = rd[j] - rl[j] / (x[j] - m.lo[j]);
+                    if has_hi[j] {
+                        v += ru[j] / (m.hi[j] - x[j]);
+                    }
+                    v
+                })
+                .collect();
+            let trho: Vec<f64> = (0..n).map(|j| theta[j] * rho[j]).collect();
+            let mut rhs = vec![0.0; rows];
+            m.mul(&trho, &mut rhs);
+            for i in 0..rows {
+                rhs[i] += rp[i];
+            }
+            normal.solve(&m, &mut rhs);
+            let dy = rhs;
+            let mut atdy = vec![0.0; n];
+            m.mul_t(&dy, &mut atdy);
+            let dx: Vec<f64> = (0..n)
+                .map(|j| {
+                    if fixed[j] {
+                        0.0
+                    } else {
+                        theta[j] * (atdy[j] - rho[j])
+                    }
+                })
+                .collect();
+            let dzl: Vec<f64> = (0..n)
+                .map(|j| {
+                    if fixed[j] {
+                        0.0
+                    } else {
+                        (rl[j] - zl[j] * dx[j]) / (x[j] - m.lo[j])
+                    }
+                })
+                .collect();
+            let dzu: Vec<f64> = (0..n)
+                .map(|j| {
+                    if has_hi[j] {
+                        (ru[j] + zu[j] * dx[j]) / (m.hi[j] - x[j])
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            (dx, dy, dzl, dzu)
+        };
+        let steps = |dx: &[f64], dzl: &[f64], dzu: &[f64]| {
+            let (mut ap, mut ad) = (1.0_f64, 1.0_f64);
+            for j in 0..n {
+                if fixed[j] {
+                    continue;
+                }
+                if dx[j] < 0.0 {
+                    ap = ap.min(-(x[j] - m.lo[j]) / dx[j]);
+                }
+                if has_hi[j] && dx[j] > 0.0 {
+                    ap = ap.min((m.hi[j] - x[j]) / dx[j]);
+                }
+                if dzl[j] < 0.0 {
+                    ad = ad.min(-zl[j] / dzl[j]);
+                }
+                if has_hi[j] && dzu[j] < 0.0 {
+                    ad = ad.min(-zu[j] / dzu[j]);
+                }
+            }
+            (ap, ad)
+        };
+        // Predictor (affine scaling).
+        let rl0: Vec<f64> = (0..n)
+            .map(|j| {
+                if fixed[j] {
+                    0.0
+                } else {
+                    -(x[j] - m.lo[j]) * zl[j]
+                }
+            })
+            .collect();
+        let ru0: Vec<f64> = (0..n)
+            .map(|j| {
+                if has_hi[j] {
+                    -(m.hi[j] - x[j]) * zu[j]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let (dx, _, dzl, dzu) = direction(&rl0, &ru0);
+        let (ap, ad) = steps(&dx, &dzl, &dzu);
+        let mu_aff: f64 = (0..n)
+            .map(|j| {
+                let mut s = 0.0;
+                if !fixed[j] {
+                    s += (x[j] + ap * dx[j] - m.lo[j]) * (zl[j] + ad * dzl[j]);
+                }
+                if has_hi[j] {
+                    s += (m.hi[j] - x[j] - ap * dx[j]) * (zu[j] + ad * dzu[j]);
+                }
+                s
+            })
+            .sum::<f64>()
+            / n_compl.max(1) as f64;
+        let sigma = (mu_aff / mu).clamp(0.0, 1.0).powi(3);
+        // Corrector.
+        let rl: Vec<f64> = (0..n)
+            .map(|j| {
+                if fixed[j] {
+                    0.0
+                } else {
+                    sigma * mu - (x[j] - m.lo[j]) * zl[j] - dx[j] * dzl[j]
+                }
+            })
+            .collect();
+        let ru: Vec<f64> = (0..n)
+            .map(|j| {
+                if has_hi[j] {
+                    sigma * mu - (m.hi[j] - x[j]) * zu[j] + dx[j] * dzu[j]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let (dx, dy, dzl, dzu) = direction(&rl, &ru);
+        let (ap, ad) = steps(&dx, &dzl, &dzu);
+        let eta = 0.995;
+        let (ap, ad) = ((eta * ap).min(1.0), (eta * ad).min(1.0));
+        for j in 0..n {
+            x[j] += ap * dx[j];
+            zl[j] += ad * dzl[j];
+            zu[j] += ad * dzu[j];
+        }
+        for i in 0..rows {
+            y[i] += ad * dy[i];
+        }
+    }
+    if !converged {
+        return Err(IpmError::NoConvergence {
+            iterations,
+            primal,
+            dual,
+            gap,
+        });
+    }
+
+    let t_len = m.t;
+    let dt = net.dt;
+    let mut plan = LpPlan {
+        charge: Vec::with_capacity(units.len()),
+        discharge: Vec::with_capacity(units.len()),
+        energy: Vec::with_capacity(units.len()),
+        import: Vec::with_capacity(t_len),
+        export: Vec::with_capacity(t_len),
+        objective: constant + m.c.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>(),
+        marginal_price: Some(
+            (0..t_len)
+                .map(|t| (-y[m.root_row + t] * cscale / dt * 1e6).round() / 1e6)
+                .collect(),
+        ),
+        slacks: site_slacks,
+    };
+    let mut slack = |what: String, step: usize, amount: f64| {
+        if amount > 1e-6 {
+            plan.slacks.push(LpSlack { what, step, amount });
+        }
+    };
+    for (k, u) in m.units.iter().enumerate() {
+        if u.target {
+            slack(format!("unit {k} terminal short"), t_len - 1, x[u.var + 3 * t_len]);
+            slack(format!("unit {k} terminal excess"), t_len - 1, x[u.var + 3 * t_len + 1]);
+        }
+    }
+    for (f, &(v, _)) in m.feeders.iter().enumerate() {
+        for t in 0..t_len {
+            slack(format!("feeder {f} import"), t, x[v + t_len + t]);
+            slack(format!("feeder {f} export"), t, x[v + 2 * t_len + t]);
+        }
+    }
+    let v = m.root_var;
+    for t in 0..t_len {
+        slack("root import".to_owned(), t, x[v + t_len + t]);
+        slack("root export".to_owned(), t, x[v + 3 * t_len + t]);
+    }
+    for u in &m.units {
+        plan.charge.push(x[u.var..u.var + t_len].to_vec());
+        plan.discharge.push(x[u.var + t_len..u.var + 2 * t_len].to_vec());
+        plan.energy.push(x[u.var + 2 * t_len..u.var + 3 * t_len].to_vec());
+    }
+    for t in 0..t_len {
+        plan.import.push(x[v + t] + x[v + t_len + t]);
+        plan.export.push(x[v + 2 * t_len + t] + x[v + 3 * t_len + t]);
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small network: two feeders (one with both limits, one with an import limit), units
+    /// on them and on the root, root limits and a peak charge.
+    fn small() -> (Network, Vec<Unit>) {
+        let t_len = 6;
+        let unit = |attach, target: Option<f64>, k: f64| Unit {
+            attach,
+            alpha: 0.95,
+            beta: 1.0 / 0.9,
+            cmax: vec![2.0 * k; t_len],
+            dmax: vec![1.5 * k; t_len],
+            emin: vec![0.5 * k; t_len],
+            emax: vec![4.0 * k; t_len],
+            e0: 2.0 * k,
+            target,
+            offset: (0..t_len).map(|t| 0.1 * t as f64 - 0.2).collect(),
+            target_weight: 1.0,
+        };
+        let units = vec![
+            unit(Attach::Feeder(0), Some(2.5), 1.0),
+            unit(Attach::Feeder(0), None, 2.0),
+            unit(Attach::Feeder(1), Some(1.0), 0.5),
+            unit(Attach::Root, None, 1.0),
+        ];
+        let site = |feeder, base: f64| super::super::lp::NetSite {
+            feeder,
+            net_load: (0..t_len).map(|t| base + (t as f64 * 1.3).sin() * 2.0).collect(),
+            import_limit: None,
+            export_limit: None,
+        };
+        let net = Network {
+            steps: t_len,
+            dt: 0.5,
+            import_price: (0..t_len).map(|t| 0.2 + 0.05 * (t % 3) as f64).collect(),
+            export_price: vec![0.05; t_len],
+            peak_charge: 0.8,
+            site_peak_charge: 0.0,
+            wear: 0.01,
+            slack_price: 5.0,
+            terminal_price: 0.6,
+            root_limits: (Some(9.0), None),
+            feeders: vec![(Some(2.0), Some(1.0)), (Some(1.5), None)],
+            sites: vec![site(Some(0), 2.0), site(Some(1), 1.0), site(None, 0.5)],
+        };
+        (net, units)
+    }
+
+    /// The structured elimination solves the normal equations: checked against a dense
+    /// `A Θ Aᵀ + δI` assembled column by column from the model's own products.
+    #[test]
+    fn the_nested_elimination_solves_the_normal_equations() {
+        let (net, units) = small();
+        let (m, _, _) = model(&net, &units).unwrap();
+        let theta: Vec<f64> = (0..m.n).map(|j| 0.1 + ((j * 7919) % 97) as f64 / 13.0).collect();
+        // Dense M = A Θ Aᵀ.
+        let mut dense = vec![0.0; m.m * m.m];
+        let mut col = vec![0.0; m.m];
+        let mut unit = vec![0.0; m.n];
+        for j in 0..m.n {
+            unit.iter_mut().for_each(|v| *v = 0.0);
+            unit[j] = 1.0;
+            m.mul(&unit, &mut col);
+            for a in 0..m.m {
+                for b in 0..m.m {
+                    dense[a * m.m + b] += theta[j] * col[a] * col[b];
+                }
+            }
+        }
+        let normal = Normal::factor(&m, &theta);
+        let r: Vec<f64> = (0..m.m).map(|i| ((i * 31) % 17) as f64 - 8.0).collect();
+        let mut y = r.clone();
+        normal.solve(&m, &mut y);
+        for a in 0..m.m {
+            let back: f64 = (0..m.m).map(|b| dense[a * m.m + b] * y[b]).sum::<f64>() + DELTA * y[a];
+            assert!(
+                (back - r[a]).abs() < 1e-7 * (1.0 + r[a].abs()),
+                "row {a}: {back} vs {}",
+                r[a]
+            );
+        }
+    }
+
+    /// The same optimum as the LP through good_lp and Clarabel, with the same marginal
+    /// value of energy and within every bound.
+    #[test]
+    fn it_finds_the_optimum_of_the_good_lp_model() {
+        let (net, units) = small();
+        let ours = solve(&net, &units).unwrap();
+        let reference =
+            super::super::lp::solve(&net, &units, &super::super::lp::Clarabel).unwrap();
+        assert!(
+            (ours.objective - reference.objective).abs() < 1e-6 * (1.0 + reference.objective.abs()),
+            "{} vs {}",
+            ours.objective,
+            reference.objective
+        );
+        let (a, b) = (ours.marginal_price.unwrap(), reference.marginal_price.unwrap());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-4, "marginal prices {a:?} vs {b:?}");
+        }
+        for (k, u) in units.iter().enumerate() {
+            for t in 0..net.steps {
+                assert!(ours.charge[k][t] >= -1e-9 && ours.charge[k][t] <= u.cmax[t] + 1e-9);
+                assert!(ours.discharge[k][t] >= -1e-9 && ours.discharge[k][t] <= u.dmax[t] + 1e-9);
+                assert!(ours.energy[k][t] >= u.emin[t] - 1e-9 && ours.energy[k][t] <= u.emax[t] + 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn units_behind_sites_are_not_taken() {
+        let (net, mut units) = small();
+        units[0].attach = Attach::Site(0);
+        assert_eq!(solve(&net, &units).unwrap_err(), IpmError::Unsupported);
+    }
+}
