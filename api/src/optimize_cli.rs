@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use vpp_dispatch::plan::lp::Clarabel;
+use vpp_dispatch::plan::lp::{Clarabel, LpSolver, Structured};
 use vpp_dispatch::plan::problem::DispatchProblem;
 use vpp_dispatch::plan::{self, Plan};
 
@@ -23,6 +23,24 @@ pub enum Mode {
     Both,
 }
 
+/// Which LP solver the hierarchical mode uses (the monolithic mode always uses Clarabel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SolverChoice {
+    /// The structured interior point for the virtual batteries' network LP.
+    Structured,
+    /// Clarabel through good_lp.
+    Clarabel,
+}
+
+impl SolverChoice {
+    fn solver(self) -> &'static dyn LpSolver {
+        match self {
+            Self::Structured => &Structured,
+            Self::Clarabel => &Clarabel,
+        }
+    }
+}
+
 /// Arguments of `vpp optimize`.
 #[derive(Debug, Clone, Args)]
 pub struct OptimizeArgs {
@@ -35,6 +53,9 @@ pub struct OptimizeArgs {
     /// Solve mode.
     #[arg(long, value_enum, default_value = "hierarchical")]
     pub mode: Mode,
+    /// LP solver of the hierarchical mode.
+    #[arg(long, value_enum, default_value = "structured")]
+    pub solver: SolverChoice,
 }
 
 /// Reads and validates a problem file; a malformed file names the field.
@@ -50,11 +71,11 @@ pub fn read_problem(path: &std::path::Path) -> anyhow::Result<DispatchProblem> {
 }
 
 /// Plans `problem` in `mode` (not `Both`), timing the solve.
-pub fn solve(problem: &DispatchProblem, mode: Mode) -> anyhow::Result<Plan> {
+pub fn solve(problem: &DispatchProblem, mode: Mode, solver: SolverChoice) -> anyhow::Result<Plan> {
     let t0 = Instant::now();
     let mut plan = match mode {
         Mode::Monolithic => plan::monolithic(problem, &Clarabel)?,
-        Mode::Hierarchical | Mode::Both => plan::hierarchy::solve(problem, &Clarabel)?,
+        Mode::Hierarchical | Mode::Both => plan::hierarchy::solve(problem, solver.solver())?,
     };
     plan.solve_seconds = t0.elapsed().as_secs_f64();
     Ok(plan)
@@ -72,10 +93,10 @@ pub fn optimize(args: &OptimizeArgs) -> anyhow::Result<()> {
     let problem = read_problem(&args.problem)?;
     let plans: Vec<Plan> = match args.mode {
         Mode::Both => vec![
-            solve(&problem, Mode::Monolithic)?,
-            solve(&problem, Mode::Hierarchical)?,
+            solve(&problem, Mode::Monolithic, args.solver)?,
+            solve(&problem, Mode::Hierarchical, args.solver)?,
         ],
-        m => vec![solve(&problem, m)?],
+        m => vec![solve(&problem, m, args.solver)?],
     };
     for p in &plans {
         println!("{}", summary(p));
@@ -109,6 +130,9 @@ pub struct BenchDispatchArgs {
     /// Write the generated problems here as `problem-<N>.json`.
     #[arg(long)]
     pub write_problems: Option<PathBuf>,
+    /// LP solver of the hierarchical mode.
+    #[arg(long, value_enum, default_value = "structured")]
+    pub solver: SolverChoice,
 }
 
 /// Peak resident memory of this process so far, MiB (Linux; `None` elsewhere).
@@ -133,7 +157,7 @@ pub fn bench_dispatch(args: &BenchDispatchArgs) -> anyhow::Result<()> {
             let path = dir.join(format!("problem-{n}.json"));
             std::fs::write(&path, serde_json::to_string(&problem)?)?;
         }
-        let hier = solve(&problem, Mode::Hierarchical)?;
+        let hier = solve(&problem, Mode::Hierarchical, args.solver)?;
         let violations = plan::verify(&problem, &hier.batteries).len();
         let mut line = format!(
             "batteries {n:>7}  sites {:>6}  feeders {:>4}  hierarchical {:.3} s  objective {:.2} EUR  peak {:.1} kW  penalties {:.2} EUR  violations {violations}  generate {generated:.3} s",
@@ -145,7 +169,7 @@ pub fn bench_dispatch(args: &BenchDispatchArgs) -> anyhow::Result<()> {
             hier.penalty_eur,
         );
         if n <= args.monolithic_up_to {
-            let mono = solve(&problem, Mode::Monolithic)?;
+            let mono = solve(&problem, Mode::Monolithic, args.solver)?;
             let gap = (hier.objective_eur - mono.objective_eur) / mono.objective_eur.abs();
             line += &format!(
                 "  monolithic {:.3} s  objective {:.2} EUR  gap {:.3} %",

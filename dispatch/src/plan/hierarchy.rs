@@ -492,7 +492,7 @@ pub fn solve_with(
             p,
             schedules,
             "hierarchical",
-            solver.name(),
+            plan.solver,
             plan.marginal_price,
         )?;
         Ok((plan, moves))

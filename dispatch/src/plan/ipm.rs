@@ -306,15 +306,30 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
     }
     for &(imp, exp) in &net.feeders {
         m.feeders.push((m.n, m.m));
-        let (lo, hi) = (exp.map_or(-big, |e| -e.min(big)), imp.map_or(big, |i| i.min(big)));
+        let (lo, hi) = (
+            exp.map_or(-big, |e| -e.min(big)),
+            imp.map_or(big, |i| i.min(big)),
+        );
         for _ in 0..t_len {
             push(&mut m, 0.0, lo, hi, 0.0);
         }
         for _ in 0..t_len {
-            push(&mut m, slack_cost, 0.0, if imp.is_some() { big } else { 0.0 }, 0.0);
+            push(
+                &mut m,
+                slack_cost,
+                0.0,
+                if imp.is_some() { big } else { 0.0 },
+                0.0,
+            );
         }
         for _ in 0..t_len {
-            push(&mut m, slack_cost, 0.0, if exp.is_some() { big } else { 0.0 }, 0.0);
+            push(
+                &mut m,
+                slack_cost,
+                0.0,
+                if exp.is_some() { big } else { 0.0 },
+                0.0,
+            );
         }
         m.m += t_len;
     }
@@ -364,46 +379,43 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
     Ok((m, constant, slacks))
 }
 
-/// Dense symmetric positive-definite factor (lower Cholesky, row-major, `n × n`), with tiny
-/// pivots replaced by a huge one (the direction is dropped rather than blowing up).
+/// Dense symmetric positive-definite factor in place: the lower triangle of `a` (row-major,
+/// `n × n`; the upper one is not read) becomes `L` with `L Lᵀ = a`. Tiny pivots are replaced
+/// by a huge one (the direction is dropped rather than blowing up).
 fn cholesky(a: &mut [f64], n: usize) {
     let scale = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max);
     for j in 0..n {
-        let mut d = a[j * n + j];
+        let (done, rest) = a.split_at_mut(j * n);
+        let row_j = &mut rest[..n];
+        // Row j left of the diagonal: L_jk = (a_jk − Σ_{m<k} L_jm L_km) / L_kk.
         for k in 0..j {
-            d -= a[j * n + k] * a[j * n + k];
+            let row_k = &done[k * n..k * n + k + 1];
+            let dot: f64 = row_j[..k].iter().zip(&row_k[..k]).map(|(x, y)| x * y).sum();
+            row_j[k] = (row_j[k] - dot) / row_k[k];
         }
-        let d = if d > 1e-14 * scale && d > 0.0 {
+        let d = row_j[j] - row_j[..j].iter().map(|x| x * x).sum::<f64>();
+        row_j[j] = if d > 1e-14 * scale && d > 0.0 {
             d.sqrt()
         } else {
             1e64
         };
-        a[j * n + j] = d;
-        for i in j + 1..n {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= a[i * n + k] * a[j * n + k];
-            }
-            a[i * n + j] = s / d;
-        }
     }
 }
 
 /// Solves `L Lᵀ x = b` in place with the factor of [`cholesky`].
 fn cholesky_solve(l: &[f64], n: usize, x: &mut [f64]) {
     for i in 0..n {
-        let mut s = x[i];
-        for k in 0..i {
-            s -= l[i * n + k] * x[k];
-        }
-        x[i] = s / l[i * n + i];
+        let row = &l[i * n..i * n + i];
+        let dot: f64 = row.iter().zip(&x[..i]).map(|(a, b)| a * b).sum();
+        x[i] = (x[i] - dot) / l[i * n + i];
     }
     for i in (0..n).rev() {
-        let mut s = x[i];
-        for k in i + 1..n {
-            s -= l[k * n + i] * x[k];
+        x[i] /= l[i * n + i];
+        let xi = x[i];
+        let row = &l[i * n..i * n + i];
+        for (xk, lik) in x[..i].iter_mut().zip(row) {
+            *xk -= lik * xi;
         }
-        x[i] = s / l[i * n + i];
     }
 }
 
@@ -432,37 +444,55 @@ impl Tri {
     }
 }
 
+/// The root's peak rows, `diag(p) + θ_P 11ᵀ`, coupled to the balance rows by `diag(k)`, as
+/// Sherman–Morrison gives their inverse: `P⁻¹z = q⊙z − γ q (q·z)` with `q = 1/p`.
+#[derive(Debug, Clone, Default)]
+struct Peak {
+    q: Vec<f64>,
+    k: Vec<f64>,
+    gamma: f64,
+}
+
+impl Peak {
+    fn apply_inverse(&self, z: &mut [f64]) {
+        let qz: f64 = self.q.iter().zip(z.iter()).map(|(a, b)| a * b).sum();
+        for (zi, qi) in z.iter_mut().zip(&self.q) {
+            *zi = *zi * qi - self.gamma * qi * qz;
+        }
+    }
+}
+
 /// The factored normal equations `A Θ Aᵀ + δI`.
 struct Normal {
     units: Vec<Tri>,
     /// Per feeder: its Cholesky factor (`T × T`) and its coupling to the root rows.
     feeders: Vec<(Vec<f64>, Vec<f64>)>,
-    /// Root and peak rows: Cholesky factor of the `2T × 2T` system.
+    /// Root balance rows once everything else is eliminated: Cholesky factor (`T × T`).
     root: Vec<f64>,
+    peak: Peak,
 }
 
 impl Normal {
     fn factor(m: &Model, theta: &[f64]) -> Self {
         let t_len = m.t;
-        let n2 = 2 * t_len;
-        // Dense parents: feeders' T × T and the root's 2T × 2T (root rows first).
+        // Dense parents (lower triangles): feeders' and the root's, T × T each.
         let mut feeders: Vec<(Vec<f64>, Vec<f64>)> = m
             .feeders
             .iter()
             .map(|_| (vec![0.0; t_len * t_len], vec![0.0; t_len]))
             .collect();
-        let mut root = vec![0.0; n2 * n2];
+        let mut root = vec![0.0; t_len * t_len];
         let mut units = Vec::with_capacity(m.units.len());
-        let mut inv_row = vec![0.0; t_len + 1];
+        let mut column = vec![0.0; t_len + 1];
         for u in &m.units {
             let n = u.rows(t_len);
             let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
             let mut diag = vec![DELTA; n];
             let mut off = vec![0.0; n]; // off[i] = M[i][i + 1]
             let mut g = vec![0.0; t_len];
-            let (parent, stride): (&mut [f64], usize) = match u.parent {
-                Parent::Feeder(f) => (feeders[f].0.as_mut_slice(), t_len),
-                Parent::Root => (root.as_mut_slice(), n2),
+            let parent: &mut [f64] = match u.parent {
+                Parent::Feeder(f) => feeders[f].0.as_mut_slice(),
+                Parent::Root => root.as_mut_slice(),
             };
             for t in 0..t_len {
                 let (tc, td, te) = (theta[c + t], theta[d + t], theta[e + t]);
@@ -475,7 +505,7 @@ impl Normal {
                     off[t] += te;
                 }
                 g[t] = -u.a * tc - u.b * td;
-                parent[t * stride + t] += tc + td;
+                parent[t * t_len + t] += tc + td;
             }
             if u.target {
                 diag[t_len] += theta[u.var + 3 * t_len] + theta[u.var + 3 * t_len + 1];
@@ -493,10 +523,14 @@ impl Normal {
                     tri.l[i] = off[i - 1] / tri.d[i - 1];
                     p -= tri.l[i] * off[i - 1];
                 }
-                tri.d[i] = if p > 1e-14 * scale && p > 0.0 { p } else { 1e64 };
+                tri.d[i] = if p > 1e-14 * scale && p > 0.0 {
+                    p
+                } else {
+                    1e64
+                };
             }
-            // Schur complement into the parent: −G B⁻¹ G, from the inverse's recurrences
-            // (X_jj = 1/d_j + l_{j+1}² X_{j+1,j+1}; X_ij = −l_{i+1} X_{i+1,j} for i < j).
+            // Schur complement into the parent's lower triangle: −G B⁻¹ G, from the inverse's
+            // recurrences (X_jj = 1/d_j + l_{j+1}² X_{j+1,j+1}; X_ij = −l_{i+1} X_{i+1,j}, i < j).
             let mut xdiag = 0.0;
             for j in (0..n).rev() {
                 xdiag = 1.0 / tri.d[j]
@@ -508,61 +542,60 @@ impl Normal {
                 if j >= t_len {
                     continue;
                 }
-                inv_row[j] = xdiag;
+                column[j] = xdiag;
                 for i in (0..j).rev() {
-                    inv_row[i] = -tri.l[i + 1] * inv_row[i + 1];
+                    column[i] = -tri.l[i + 1] * column[i + 1];
                 }
                 let gj = tri.g[j];
-                for i in 0..=j {
-                    let v = tri.g[i] * gj * inv_row[i];
-                    parent[i * stride + j] -= v;
-                    if i != j {
-                        parent[j * stride + i] -= v;
-                    }
+                let row = &mut parent[j * t_len..j * t_len + j + 1];
+                for ((p, x), gi) in row.iter_mut().zip(&column[..=j]).zip(&tri.g[..=j]) {
+                    *p -= gi * gj * x;
                 }
             }
             units.push(tri);
         }
         // Feeders: their own variables, then Cholesky, then their Schur complement into the
-        // root rows: −H S⁻¹ H = −(L⁻¹H)ᵀ(L⁻¹H).
-        let mut w = vec![0.0; t_len * t_len];
+        // root rows: −H S⁻¹ H = −WᵀW with W = L⁻¹H (kept transposed: row j of `wt` is W's
+        // column j, non-zero from j on).
+        let mut wt = vec![0.0; t_len * t_len];
         for (f, &(v, _)) in m.feeders.iter().enumerate() {
             let (s, h) = &mut feeders[f];
             for t in 0..t_len {
                 let sum = theta[v + t] + theta[v + t_len + t] + theta[v + 2 * t_len + t];
                 s[t * t_len + t] += sum + DELTA;
                 h[t] = -sum;
-                root[t * n2 + t] += sum;
+                root[t * t_len + t] += sum;
             }
             cholesky(s, t_len);
-            // W = L⁻¹ H, column by column (lower triangular).
-            w.iter_mut().for_each(|x| *x = 0.0);
             for j in 0..t_len {
-                w[j * t_len + j] = h[j] / s[j * t_len + j];
+                let col = &mut wt[j * t_len..(j + 1) * t_len];
+                col.iter_mut().for_each(|x| *x = 0.0);
+                col[j] = h[j] / s[j * t_len + j];
                 for i in j + 1..t_len {
-                    let mut acc = 0.0;
-                    for k in j..i {
-                        acc -= s[i * t_len + k] * w[k * t_len + j];
-                    }
-                    w[i * t_len + j] = acc / s[i * t_len + i];
+                    let row = &s[i * t_len + j..i * t_len + i];
+                    let dot: f64 = row.iter().zip(&col[j..i]).map(|(a, b)| a * b).sum();
+                    col[i] = -dot / s[i * t_len + i];
                 }
             }
             for i in 0..t_len {
-                for j in i..t_len {
-                    let mut acc = 0.0;
-                    for k in j..t_len {
-                        acc += w[k * t_len + i] * w[k * t_len + j];
-                    }
-                    root[i * n2 + j] -= acc;
-                    if i != j {
-                        root[j * n2 + i] -= acc;
-                    }
+                for j in 0..=i {
+                    // (WᵀW)_ij = Σ_{k ≥ i} W_ki W_kj (i ≥ j).
+                    let a = &wt[i * t_len + i..(i + 1) * t_len];
+                    let b = &wt[j * t_len + i..(j + 1) * t_len];
+                    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+                    root[i * t_len + j] -= dot;
                 }
             }
         }
-        // Root's own variables and the peak rows.
+        // Root's own variables; the peak rows eliminated by Sherman–Morrison:
+        // R − K P⁻¹ K = R − diag(k² q) + γ (k⊙q)(k⊙q)ᵀ.
         let v = m.root_var;
         let tp = theta[v + 5 * t_len];
+        let mut peak = Peak {
+            q: vec![0.0; t_len],
+            k: vec![0.0; t_len],
+            gamma: 0.0,
+        };
         for t in 0..t_len {
             let (ti, tsi) = (theta[v + t], theta[v + t_len + t]);
             let (tx, tsx, tq) = (
@@ -570,27 +603,30 @@ impl Normal {
                 theta[v + 3 * t_len + t],
                 theta[v + 4 * t_len + t],
             );
-            root[t * n2 + t] += ti + tsi + tx + tsx + DELTA;
-            let p = t_len + t;
-            root[t * n2 + p] -= ti + tsi;
-            root[p * n2 + t] -= ti + tsi;
-            root[p * n2 + p] += ti + tsi + tq + DELTA;
-            for s in 0..t_len {
-                root[p * n2 + t_len + s] += tp;
+            root[t * t_len + t] += ti + tsi + tx + tsx + DELTA;
+            peak.k[t] = -(ti + tsi);
+            peak.q[t] = 1.0 / (ti + tsi + tq + DELTA);
+        }
+        peak.gamma = tp / (1.0 + tp * peak.q.iter().sum::<f64>());
+        for i in 0..t_len {
+            let vi = peak.k[i] * peak.q[i];
+            root[i * t_len + i] -= peak.k[i] * vi;
+            for j in 0..=i {
+                root[i * t_len + j] += peak.gamma * vi * peak.k[j] * peak.q[j];
             }
         }
-        cholesky(&mut root, n2);
+        cholesky(&mut root, t_len);
         Self {
             units,
             feeders,
             root,
+            peak,
         }
     }
 
     /// Solves `(A Θ Aᵀ + δI) y = r` in place.
     fn solve(&self, m: &Model, r: &mut [f64]) {
         let t_len = m.t;
-        let n2 = 2 * t_len;
         let mut work = vec![0.0; t_len + 1];
         // Units into their parents.
         for (u, tri) in m.units.iter().zip(&self.units) {
@@ -604,18 +640,27 @@ impl Normal {
         // Feeders into the root.
         let mut feeder_rhs: Vec<Vec<f64>> = Vec::with_capacity(m.feeders.len());
         for (&(_, row), (l, h)) in m.feeders.iter().zip(&self.feeders) {
-            let original = r[row..row + t_len].to_vec();
+            let reduced = r[row..row + t_len].to_vec();
             let x = &mut work[..t_len];
-            x.copy_from_slice(&original);
+            x.copy_from_slice(&reduced);
             cholesky_solve(l, t_len, x);
             for t in 0..t_len {
                 r[m.root_row + t] -= h[t] * x[t];
             }
-            feeder_rhs.push(original);
+            feeder_rhs.push(reduced);
         }
-        // Root and peak rows (contiguous: root rows then peak rows).
-        debug_assert_eq!(m.peak_row, m.root_row + t_len);
-        cholesky_solve(&self.root, n2, &mut r[m.root_row..m.root_row + n2]);
+        // Peak rows into the root rows, the root rows, the peak rows.
+        let (rr, rp) = r[m.root_row..m.root_row + 2 * t_len].split_at_mut(t_len);
+        let mut z = rp.to_vec();
+        self.peak.apply_inverse(&mut z);
+        for t in 0..t_len {
+            rr[t] -= self.peak.k[t] * z[t];
+        }
+        cholesky_solve(&self.root, t_len, rr);
+        for t in 0..t_len {
+            rp[t] -= self.peak.k[t] * rr[t];
+        }
+        self.peak.apply_inverse(rp);
         // Back: feeders, then units.
         for ((&(_, row), (l, h)), mut rhs) in m.feeders.iter().zip(&self.feeders).zip(feeder_rhs) {
             for t in 0..t_len {
@@ -634,6 +679,115 @@ impl Normal {
     }
 }
 
+/// A Newton direction.
+struct Direction {
+    dx: Vec<f64>,
+    dy: Vec<f64>,
+    dzl: Vec<f64>,
+    dzu: Vec<f64>,
+}
+
+impl Direction {
+    fn new(n: usize, rows: usize) -> Self {
+        Self {
+            dx: vec![0.0; n],
+            dy: vec![0.0; rows],
+            dzl: vec![0.0; n],
+            dzu: vec![0.0; n],
+        }
+    }
+}
+
+/// The current iterate with its residuals and scaling.
+struct Point<'a> {
+    m: &'a Model,
+    fixed: &'a [bool],
+    has_hi: &'a [bool],
+    x: &'a [f64],
+    zl: &'a [f64],
+    zu: &'a [f64],
+    theta: &'a [f64],
+    rd: &'a [f64],
+    rp: &'a [f64],
+}
+
+impl Point<'_> {
+    /// The Newton direction whose complementarity targets are `rl` (lower bounds) and `ru`
+    /// (upper bounds): `A Θ Aᵀ Δy = r_p + A Θ ρ`, `Δx = Θ (Aᵀ Δy − ρ)`, then `Δz`.
+    fn direction(
+        &self,
+        normal: &Normal,
+        rl: &[f64],
+        ru: &[f64],
+        out: &mut Direction,
+        (trho, atdy): &mut (Vec<f64>, Vec<f64>),
+    ) {
+        let (m, n) = (self.m, self.m.n);
+        let rho = &mut out.dx; // ρ first, then Δx in place
+        for j in 0..n {
+            if self.fixed[j] {
+                rho[j] = 0.0;
+                trho[j] = 0.0;
+                continue;
+            }
+            let mut v = self.rd[j] - rl[j] / (self.x[j] - m.lo[j]);
+            if self.has_hi[j] {
+                v += ru[j] / (m.hi[j] - self.x[j]);
+            }
+            rho[j] = v;
+            trho[j] = self.theta[j] * v;
+        }
+        m.mul(trho, &mut out.dy);
+        for (d, r) in out.dy.iter_mut().zip(self.rp) {
+            *d += r;
+        }
+        normal.solve(m, &mut out.dy);
+        m.mul_t(&out.dy, atdy);
+        for j in 0..n {
+            if self.fixed[j] {
+                out.dx[j] = 0.0;
+                out.dzl[j] = 0.0;
+                out.dzu[j] = 0.0;
+                continue;
+            }
+            let dx = self.theta[j] * (atdy[j] - out.dx[j]);
+            out.dx[j] = dx;
+            out.dzl[j] = (rl[j] - self.zl[j] * dx) / (self.x[j] - m.lo[j]);
+            out.dzu[j] = if self.has_hi[j] {
+                (ru[j] + self.zu[j] * dx) / (m.hi[j] - self.x[j])
+            } else {
+                0.0
+            };
+        }
+    }
+
+    /// The longest primal and dual steps (at most 1) along `d` that keep the bounds.
+    fn steps(&self, d: &Direction) -> (f64, f64) {
+        let m = self.m;
+        let (mut ap, mut ad) = (1.0_f64, 1.0_f64);
+        for j in 0..m.n {
+            if self.fixed[j] {
+                continue;
+            }
+            if d.dx[j] < 0.0 {
+                ap = ap.min(-(self.x[j] - m.lo[j]) / d.dx[j]);
+            }
+            if d.dzl[j] < 0.0 {
+                ad = ad.min(-self.zl[j] / d.dzl[j]);
+            }
+            if self.has_hi[j] {
+                if d.dx[j] > 0.0 {
+                    ap = ap.min((m.hi[j] - self.x[j]) / d.dx[j]);
+                }
+                if d.dzu[j] < 0.0 {
+                    ad = ad.min(-self.zu[j] / d.dzu[j]);
+                }
+            }
+        }
+        (ap, ad)
+    }
+}
+
 fn norm_inf(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
@@ -645,7 +799,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     // Costs scaled to at most 1.
     let cscale = norm_inf(&m.c).max(1e-12);
     let c: Vec<f64> = m.c.iter().map(|x| x / cscale).collect();
-    let fixed: Vec<bool> = (0..n).map(|j| m.hi[j] - m.lo[j] < 1e-12).collect();
+    let fixed: Vec<bool> = (0..n).map(|j| m.hi[j] - m.lo[j] < 1e-9).collect();
     let has_hi: Vec<bool> = (0..n).map(|j| m.hi[j].is_finite() && !fixed[j]).collect();
     let mut x: Vec<f64> = (0..n)
         .map(|j| {
@@ -653,16 +807,29 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
                 m.lo[j]
             } else {
                 let margin = (0.5 * (m.hi[j] - m.lo[j])).min(1.0);
-                m.start[j].clamp(m.lo[j] + margin, m.hi[j] - margin)
+                let lo = m.lo[j] + margin;
+                m.start[j].clamp(lo, (m.hi[j] - margin).max(lo))
             }
         })
         .collect();
     let mut y = vec![0.0; rows];
     let mut zl: Vec<f64> = (0..n)
-        .map(|j| if fixed[j] { 0.0 } else { 1.0 / (x[j] - m.lo[j]) })
+        .map(|j| {
+            if fixed[j] {
+                0.0
+            } else {
+                1.0 / (x[j] - m.lo[j])
+            }
+        })
         .collect();
     let mut zu: Vec<f64> = (0..n)
-        .map(|j| if has_hi[j] { 1.0 / (m.hi[j] - x[j]) } else { 0.0 })
+        .map(|j| {
+            if has_hi[j] {
+                1.0 / (m.hi[j] - x[j])
+            } else {
+                0.0
+            }
+        })
         .collect();
     let n_compl = (0..n).filter(|&j| !fixed[j]).count() + has_hi.iter().filter(|h| **h).count();
     let bnorm = norm_inf(&m.b);
@@ -673,6 +840,11 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     let mut theta = vec![0.0; n];
     let mut rd = vec![0.0; n];
     let mut rp = vec![0.0; rows];
+    let mut rl = vec![0.0; n];
+    let mut ru = vec![0.0; n];
+    let mut aff = Direction::new(n, rows);
+    let mut dir = Direction::new(n, rows);
+    let mut scratch = (vec![0.0; n], vec![0.0; n]);
     let (mut primal, mut dual, mut gap) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     let mut converged = false;
     let mut iterations = 0;
@@ -683,25 +855,24 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             rp[i] = m.b[i] - ax[i];
         }
         m.mul_t(&y, &mut aty);
+        let mut compl = 0.0;
         for j in 0..n {
-            rd[j] = if fixed[j] {
-                0.0
-            } else {
-                c[j] - aty[j] - zl[j] + zu[j]
-            };
+            if fixed[j] {
+                rd[j] = 0.0;
+                theta[j] = 0.0;
+                continue;
+            }
+            rd[j] = c[j] - aty[j] - zl[j] + zu[j];
+            let xl = x[j] - m.lo[j];
+            compl += xl * zl[j];
+            let mut inv = zl[j] / xl + RHO;
+            if has_hi[j] {
+                let xu = m.hi[j] - x[j];
+                compl += xu * zu[j];
+                inv += zu[j] / xu;
+            }
+            theta[j] = 1.0 / inv;
         }
-        let compl: f64 = (0..n)
-            .map(|j| {
-                let mut s = 0.0;
-                if !fixed[j] {
-                    s += (x[j] - m.lo[j]) * zl[j];
-                }
-                if has_hi[j] {
-                    s += (m.hi[j] - x[j]) * zu[j];
-                }
-                s
-            })
-            .sum();
         let pobj: f64 = c.iter().zip(&x).map(|(a, b)| a * b).sum();
         primal = norm_inf(&rp) / (1.0 + bnorm);
         dual = norm_inf(&rd) / (1.0 + cnorm);
@@ -711,158 +882,78 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             break;
         }
         let mu = compl / n_compl.max(1) as f64;
-        for j in 0..n {
-            theta[j] = if fixed[j] {
-                0.0
-            } else {
-                let mut inv = zl[j] / (x[j] - m.lo[j]) + RHO;
-                if has_hi[j] {
-                    inv += zu[j] / (m.hi[j] - x[j]);
-                }
-                1.0 / inv
-            };
-        }
         let normal = Normal::factor(&m, &theta);
-        // One Newton direction for complementarity targets (rl, ru).
-        let direction = |rl: &[f64], ru: &[f64]| {
-            let rho: Vec<f64> = (0..n)
-                .map(|j| {
-                    if fixed[j] {
-                        return 0.0;
-                    }
-                    let mut v = rd[j] - rl[j] / (x[j] - m.lo[j]);
-                    if has_hi[j] {
-                        v += ru[j] / (m.hi[j] - x[j]);
-                    }
-                    v
-                })
-                .collect();
-            let trho: Vec<f64> = (0..n).map(|j| theta[j] * rho[j]).collect();
-            let mut rhs = vec![0.0; rows];
-            m.mul(&trho, &mut rhs);
-            for i in 0..rows {
-                rhs[i] += rp[i];
-            }
-            normal.solve(&m, &mut rhs);
-            let dy = rhs;
-            let mut atdy = vec![0.0; n];
-            m.mul_t(&dy, &mut atdy);
-            let dx: Vec<f64> = (0..n)
-                .map(|j| {
-                    if fixed[j] {
-                        0.0
-                    } else {
-                        theta[j] * (atdy[j] - rho[j])
-                    }
-                })
-                .collect();
-            let dzl: Vec<f64> = (0..n)
-                .map(|j| {
-                    if fixed[j] {
-                        0.0
-                    } else {
-                        (rl[j] - zl[j] * dx[j]) / (x[j] - m.lo[j])
-                    }
-                })
-                .collect();
-            let dzu: Vec<f64> = (0..n)
-                .map(|j| {
-                    if has_hi[j] {
-                        (ru[j] + zu[j] * dx[j]) / (m.hi[j] - x[j])
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            (dx, dy, dzl, dzu)
-        };
-        let steps = |dx: &[f64], dzl: &[f64], dzu: &[f64]| {
-            let (mut ap, mut ad) = (1.0_f64, 1.0_f64);
-            for j in 0..n {
-                if fixed[j] {
-                    continue;
-                }
-                if dx[j] < 0.0 {
-                    ap = ap.min(-(x[j] - m.lo[j]) / dx[j]);
-                }
-                if has_hi[j] && dx[j] > 0.0 {
-                    ap = ap.min((m.hi[j] - x[j]) / dx[j]);
-                }
-                if dzl[j] < 0.0 {
-                    ad = ad.min(-zl[j] / dzl[j]);
-                }
-                if has_hi[j] && dzu[j] < 0.0 {
-                    ad = ad.min(-zu[j] / dzu[j]);
-                }
-            }
-            (ap, ad)
+        let point = Point {
+            m: &m,
+            fixed: &fixed,
+            has_hi: &has_hi,
+            x: &x,
+            zl: &zl,
+            zu: &zu,
+            theta: &theta,
+            rd: &rd,
+            rp: &rp,
         };
         // Predictor (affine scaling).
-        let rl0: Vec<f64> = (0..n)
-            .map(|j| {
-                if fixed[j] {
-                    0.0
-                } else {
-                    -(x[j] - m.lo[j]) * zl[j]
-                }
-            })
-            .collect();
-        let ru0: Vec<f64> = (0..n)
-            .map(|j| {
-                if has_hi[j] {
-                    -(m.hi[j] - x[j]) * zu[j]
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let (dx, _, dzl, dzu) = direction(&rl0, &ru0);
-        let (ap, ad) = steps(&dx, &dzl, &dzu);
-        let mu_aff: f64 = (0..n)
-            .map(|j| {
-                let mut s = 0.0;
-                if !fixed[j] {
-                    s += (x[j] + ap * dx[j] - m.lo[j]) * (zl[j] + ad * dzl[j]);
-                }
-                if has_hi[j] {
-                    s += (m.hi[j] - x[j] - ap * dx[j]) * (zu[j] + ad * dzu[j]);
-                }
-                s
-            })
-            .sum::<f64>()
-            / n_compl.max(1) as f64;
+        for j in 0..n {
+            rl[j] = if fixed[j] {
+                0.0
+            } else {
+                -(x[j] - m.lo[j]) * zl[j]
+            };
+            ru[j] = if has_hi[j] {
+                -(m.hi[j] - x[j]) * zu[j]
+            } else {
+                0.0
+            };
+        }
+        point.direction(&normal, &rl, &ru, &mut aff, &mut scratch);
+        let (ap, ad) = point.steps(&aff);
+        let mut mu_aff = 0.0;
+        for j in 0..n {
+            if !fixed[j] {
+                mu_aff += (x[j] + ap * aff.dx[j] - m.lo[j]) * (zl[j] + ad * aff.dzl[j]);
+            }
+            if has_hi[j] {
+                mu_aff += (m.hi[j] - x[j] - ap * aff.dx[j]) * (zu[j] + ad * aff.dzu[j]);
+            }
+        }
+        mu_aff /= n_compl.max(1) as f64;
         let sigma = (mu_aff / mu).clamp(0.0, 1.0).powi(3);
         // Corrector.
-        let rl: Vec<f64> = (0..n)
-            .map(|j| {
-                if fixed[j] {
-                    0.0
-                } else {
-                    sigma * mu - (x[j] - m.lo[j]) * zl[j] - dx[j] * dzl[j]
-                }
-            })
-            .collect();
-        let ru: Vec<f64> = (0..n)
-            .map(|j| {
-                if has_hi[j] {
-                    sigma * mu - (m.hi[j] - x[j]) * zu[j] + dx[j] * dzu[j]
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let (dx, dy, dzl, dzu) = direction(&rl, &ru);
-        let (ap, ad) = steps(&dx, &dzl, &dzu);
+        for j in 0..n {
+            rl[j] = if fixed[j] {
+                0.0
+            } else {
+                sigma * mu - (x[j] - m.lo[j]) * zl[j] - aff.dx[j] * aff.dzl[j]
+            };
+            ru[j] = if has_hi[j] {
+                sigma * mu - (m.hi[j] - x[j]) * zu[j] + aff.dx[j] * aff.dzu[j]
+            } else {
+                0.0
+            };
+        }
+        point.direction(&normal, &rl, &ru, &mut dir, &mut scratch);
+        let (ap, ad) = point.steps(&dir);
         let eta = 0.995;
         let (ap, ad) = ((eta * ap).min(1.0), (eta * ad).min(1.0));
         for j in 0..n {
-            x[j] += ap * dx[j];
-            zl[j] += ad * dzl[j];
-            zu[j] += ad * dzu[j];
+            x[j] += ap * dir.dx[j];
+            zl[j] += ad * dir.dzl[j];
+            zu[j] += ad * dir.dzu[j];
         }
         for i in 0..rows {
-            y[i] += ad * dy[i];
+            y[i] += ad * dir.dy[i];
         }
+    }
+    if std::env::var_os("VPP_IPM_DEBUG").is_some() {
+        eprintln!(
+            "ipm: {} units, {} feeders, {} vars, {} rows, {iterations} iterations, converged {converged}, primal {primal:.1e} dual {dual:.1e} gap {gap:.1e}",
+            m.units.len(),
+            m.feeders.len(),
+            n,
+            rows
+        );
     }
     if !converged {
         return Err(IpmError::NoConvergence {
@@ -888,6 +979,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
                 .collect(),
         ),
         slacks: site_slacks,
+        solver: "structured-ipm",
     };
     let mut slack = |what: String, step: usize, amount: f64| {
         if amount > 1e-6 {
@@ -896,8 +988,16 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     };
     for (k, u) in m.units.iter().enumerate() {
         if u.target {
-            slack(format!("unit {k} terminal short"), t_len - 1, x[u.var + 3 * t_len]);
-            slack(format!("unit {k} terminal excess"), t_len - 1, x[u.var + 3 * t_len + 1]);
+            slack(
+                format!("unit {k} terminal short"),
+                t_len - 1,
+                x[u.var + 3 * t_len],
+            );
+            slack(
+                format!("unit {k} terminal excess"),
+                t_len - 1,
+                x[u.var + 3 * t_len + 1],
+            );
         }
     }
     for (f, &(v, _)) in m.feeders.iter().enumerate() {
@@ -913,12 +1013,15 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     }
     for u in &m.units {
         plan.charge.push(x[u.var..u.var + t_len].to_vec());
-        plan.discharge.push(x[u.var + t_len..u.var + 2 * t_len].to_vec());
-        plan.energy.push(x[u.var + 2 * t_len..u.var + 3 * t_len].to_vec());
+        plan.discharge
+            .push(x[u.var + t_len..u.var + 2 * t_len].to_vec());
+        plan.energy
+            .push(x[u.var + 2 * t_len..u.var + 3 * t_len].to_vec());
     }
     for t in 0..t_len {
         plan.import.push(x[v + t] + x[v + t_len + t]);
-        plan.export.push(x[v + 2 * t_len + t] + x[v + 3 * t_len + t]);
+        plan.export
+            .push(x[v + 2 * t_len + t] + x[v + 3 * t_len + t]);
     }
     Ok(plan)
 }
@@ -952,7 +1055,9 @@ mod tests {
         ];
         let site = |feeder, base: f64| super::super::lp::NetSite {
             feeder,
-            net_load: (0..t_len).map(|t| base + (t as f64 * 1.3).sin() * 2.0).collect(),
+            net_load: (0..t_len)
+                .map(|t| base + (t as f64 * 1.3).sin() * 2.0)
+                .collect(),
             import_limit: None,
             export_limit: None,
         };
@@ -979,7 +1084,9 @@ mod tests {
     fn the_nested_elimination_solves_the_normal_equations() {
         let (net, units) = small();
         let (m, _, _) = model(&net, &units).unwrap();
-        let theta: Vec<f64> = (0..m.n).map(|j| 0.1 + ((j * 7919) % 97) as f64 / 13.0).collect();
+        let theta: Vec<f64> = (0..m.n)
+            .map(|j| 0.1 + ((j * 7919) % 97) as f64 / 13.0)
+            .collect();
         // Dense M = A Θ Aᵀ.
         let mut dense = vec![0.0; m.m * m.m];
         let mut col = vec![0.0; m.m];
@@ -1014,15 +1121,17 @@ mod tests {
     fn it_finds_the_optimum_of_the_good_lp_model() {
         let (net, units) = small();
         let ours = solve(&net, &units).unwrap();
-        let reference =
-            super::super::lp::solve(&net, &units, &super::super::lp::Clarabel).unwrap();
+        let reference = super::super::lp::solve(&net, &units, &super::super::lp::Clarabel).unwrap();
         assert!(
             (ours.objective - reference.objective).abs() < 1e-6 * (1.0 + reference.objective.abs()),
             "{} vs {}",
             ours.objective,
             reference.objective
         );
-        let (a, b) = (ours.marginal_price.unwrap(), reference.marginal_price.unwrap());
+        let (a, b) = (
+            ours.marginal_price.unwrap(),
+            reference.marginal_price.unwrap(),
+        );
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-4, "marginal prices {a:?} vs {b:?}");
         }
@@ -1030,7 +1139,9 @@ mod tests {
             for t in 0..net.steps {
                 assert!(ours.charge[k][t] >= -1e-9 && ours.charge[k][t] <= u.cmax[t] + 1e-9);
                 assert!(ours.discharge[k][t] >= -1e-9 && ours.discharge[k][t] <= u.dmax[t] + 1e-9);
-                assert!(ours.energy[k][t] >= u.emin[t] - 1e-9 && ours.energy[k][t] <= u.emax[t] + 1e-9);
+                assert!(
+                    ours.energy[k][t] >= u.emin[t] - 1e-9 && ours.energy[k][t] <= u.emax[t] + 1e-9
+                );
             }
         }
     }

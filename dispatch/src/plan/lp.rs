@@ -82,8 +82,9 @@ pub trait LpSolver: Send + Sync {
 pub struct Structured;
 
 impl LpSolver for Structured {
+    /// Clarabel's: the plans of the structured method say `structured-ipm` themselves.
     fn name(&self) -> &'static str {
-        "structured-ipm"
+        "clarabel"
     }
 
     fn solve(&self, lp: Lp) -> Result<LpSolution, SolveError> {
@@ -246,6 +247,8 @@ pub struct LpPlan {
     pub marginal_price: Option<Vec<f64>>,
     /// Slacks above 1e-6.
     pub slacks: Vec<LpSlack>,
+    /// The solver that solved it.
+    pub solver: &'static str,
 }
 
 /// A soft upper bound `expr ≤ limit + s`, `s ≥ 0` priced.
@@ -452,6 +455,7 @@ pub fn solve(net: &Network, units: &[Unit], solver: &dyn LpSolver) -> Result<LpP
         objective: 0.0,
         marginal_price: None,
         slacks: Vec::new(),
+        solver: solver.name(),
     };
     for _ in units {
         plan.charge.push(take(t_len));

@@ -439,7 +439,7 @@ pub fn monolithic(p: &DispatchProblem, solver: &dyn LpSolver) -> Result<Plan, Pl
             )
         })
         .collect();
-    finish(p, schedules, "monolithic", solver.name(), lp.marginal_price)
+    finish(p, schedules, "monolithic", lp.solver, lp.marginal_price)
 }
 
 /// Verifies and prices the schedules.
