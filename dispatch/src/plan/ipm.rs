@@ -40,7 +40,7 @@ pub enum IpmError {
 /// Relative tolerance on the residuals and the complementarity gap.
 const TOL: f64 = 1e-9;
 /// Iterations before giving up.
-const MAX_ITER: usize = 100;
+const MAX_ITER: usize = 150;
 /// Dual regularisation added to the normal equations' diagonal.
 const DELTA: f64 = 1e-12;
 /// Primal regularisation added to each `Θ⁻¹`.
@@ -85,6 +85,9 @@ struct Model {
     root_var: usize,
     root_row: usize,
     peak_row: usize,
+    /// Units per feeder and on the root (indices into `units`).
+    feeder_units: Vec<Vec<usize>>,
+    root_units: Vec<usize>,
     n: usize,
     m: usize,
     c: Vec<f64>,
@@ -250,6 +253,8 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
         root_var: 0,
         root_row: 0,
         peak_row: 0,
+        feeder_units: vec![Vec::new(); net.feeders.len()],
+        root_units: Vec::new(),
         n: 0,
         m: 0,
         c: Vec::new(),
@@ -267,8 +272,14 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
     };
     for unit in units {
         let parent = match unit.attach {
-            Attach::Feeder(f) => Parent::Feeder(f),
-            Attach::Root => Parent::Root,
+            Attach::Feeder(f) => {
+                m.feeder_units[f].push(m.units.len());
+                Parent::Feeder(f)
+            }
+            Attach::Root => {
+                m.root_units.push(m.units.len());
+                Parent::Root
+            }
             Attach::Site(_) => return Err(IpmError::Unsupported),
         };
         let ix = UnitIx {
@@ -472,120 +483,202 @@ struct Normal {
     peak: Peak,
 }
 
-impl Normal {
-    fn factor(m: &Model, theta: &[f64]) -> Self {
-        let t_len = m.t;
-        // Dense parents (lower triangles): feeders' and the root's, T × T each.
-        let mut feeders: Vec<(Vec<f64>, Vec<f64>)> = m
-            .feeders
-            .iter()
-            .map(|_| (vec![0.0; t_len * t_len], vec![0.0; t_len]))
-            .collect();
-        let mut root = vec![0.0; t_len * t_len];
-        let mut units = Vec::with_capacity(m.units.len());
-        let mut column = vec![0.0; t_len + 1];
-        for u in &m.units {
-            let n = u.rows(t_len);
-            let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
-            let mut diag = vec![DELTA; n];
-            let mut off = vec![0.0; n]; // off[i] = M[i][i + 1]
-            let mut g = vec![0.0; t_len];
-            let parent: &mut [f64] = match u.parent {
-                Parent::Feeder(f) => feeders[f].0.as_mut_slice(),
-                Parent::Root => root.as_mut_slice(),
-            };
-            for t in 0..t_len {
-                let (tc, td, te) = (theta[c + t], theta[d + t], theta[e + t]);
-                diag[t] += u.a * u.a * tc + u.b * u.b * td + te;
-                if t + 1 < t_len {
-                    diag[t + 1] += te;
-                    off[t] -= te;
-                } else if u.target {
-                    diag[t + 1] += te;
-                    off[t] += te;
-                }
-                g[t] = -u.a * tc - u.b * td;
-                parent[t * t_len + t] += tc + td;
-            }
-            if u.target {
-                diag[t_len] += theta[u.var + 3 * t_len] + theta[u.var + 3 * t_len + 1];
-            }
-            // LDLᵀ.
-            let mut tri = Tri {
-                d: vec![0.0; n],
-                l: vec![0.0; n],
-                g,
-            };
-            let scale = diag.iter().fold(0.0_f64, |a, b| a.max(b.abs()));
-            for i in 0..n {
-                let mut p = diag[i];
-                if i > 0 {
-                    tri.l[i] = off[i - 1] / tri.d[i - 1];
-                    p -= tri.l[i] * off[i - 1];
-                }
-                tri.d[i] = if p > 1e-14 * scale && p > 0.0 {
-                    p
-                } else {
-                    1e64
-                };
-            }
-            // Schur complement into the parent's lower triangle: −G B⁻¹ G, from the inverse's
-            // recurrences (X_jj = 1/d_j + l_{j+1}² X_{j+1,j+1}; X_ij = −l_{i+1} X_{i+1,j}, i < j).
-            let mut xdiag = 0.0;
-            for j in (0..n).rev() {
-                xdiag = 1.0 / tri.d[j]
-                    + if j + 1 < n {
-                        tri.l[j + 1] * tri.l[j + 1] * xdiag
-                    } else {
-                        0.0
-                    };
-                if j >= t_len {
-                    continue;
-                }
-                column[j] = xdiag;
-                for i in (0..j).rev() {
-                    column[i] = -tri.l[i + 1] * column[i + 1];
-                }
-                let gj = tri.g[j];
-                let row = &mut parent[j * t_len..j * t_len + j + 1];
-                for ((p, x), gi) in row.iter_mut().zip(&column[..=j]).zip(&tri.g[..=j]) {
-                    *p -= gi * gj * x;
-                }
-            }
-            units.push(tri);
+/// Eliminates unit `u`'s tridiagonal block into its parent's dense lower triangle
+/// (`parent`, `T × T`): `parent −= G B⁻¹ G`, and adds its variables to the parent's diagonal.
+fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
+    let t_len = m.t;
+    let n = u.rows(t_len);
+    let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
+    let mut diag = vec![DELTA; n];
+    let mut off = vec![0.0; n]; // off[i] = M[i][i + 1]
+    let mut g = vec![0.0; t_len];
+    for t in 0..t_len {
+        let (tc, td, te) = (theta[c + t], theta[d + t], theta[e + t]);
+        diag[t] += u.a * u.a * tc + u.b * u.b * td + te;
+        if t + 1 < t_len {
+            diag[t + 1] += te;
+            off[t] -= te;
+        } else if u.target {
+            diag[t + 1] += te;
+            off[t] += te;
         }
-        // Feeders: their own variables, then Cholesky, then their Schur complement into the
-        // root rows: −H S⁻¹ H = −WᵀW with W = L⁻¹H (kept transposed: row j of `wt` is W's
-        // column j, non-zero from j on).
-        let mut wt = vec![0.0; t_len * t_len];
-        for (f, &(v, _)) in m.feeders.iter().enumerate() {
-            let (s, h) = &mut feeders[f];
-            for t in 0..t_len {
-                let sum = theta[v + t] + theta[v + t_len + t] + theta[v + 2 * t_len + t];
-                s[t * t_len + t] += sum + DELTA;
-                h[t] = -sum;
-                root[t * t_len + t] += sum;
+        g[t] = -u.a * tc - u.b * td;
+        parent[t * t_len + t] += tc + td;
+    }
+    if u.target {
+        diag[t_len] += theta[u.var + 3 * t_len] + theta[u.var + 3 * t_len + 1];
+    }
+    // LDLᵀ.
+    let mut tri = Tri {
+        d: vec![0.0; n],
+        l: vec![0.0; n],
+        g,
+    };
+    let scale = diag.iter().fold(0.0_f64, |a, b| a.max(b.abs()));
+    for i in 0..n {
+        let mut p = diag[i];
+        if i > 0 {
+            tri.l[i] = off[i - 1] / tri.d[i - 1];
+            p -= tri.l[i] * off[i - 1];
+        }
+        tri.d[i] = if p > 1e-14 * scale && p > 0.0 {
+            p
+        } else {
+            1e64
+        };
+    }
+    // The inverse's recurrences: X_jj = 1/d_j + l_{j+1}² X_{j+1,j+1}; X_ij = −l_{i+1} X_{i+1,j}
+    // for i < j.
+    let mut column = vec![0.0; n];
+    let mut xdiag = 0.0;
+    for j in (0..n).rev() {
+        xdiag = 1.0 / tri.d[j]
+            + if j + 1 < n {
+                tri.l[j + 1] * tri.l[j + 1] * xdiag
+            } else {
+                0.0
+            };
+        if j >= t_len {
+            continue;
+        }
+        column[j] = xdiag;
+        for i in (0..j).rev() {
+            column[i] = -tri.l[i + 1] * column[i + 1];
+        }
+        let gj = tri.g[j];
+        let row = &mut parent[j * t_len..j * t_len + j + 1];
+        for ((p, x), gi) in row.iter_mut().zip(&column[..=j]).zip(&tri.g[..=j]) {
+            *p -= gi * gj * x;
+        }
+    }
+    tri
+}
+
+/// Eliminates feeder `f` and its units: their factors, and the feeder's Schur complement
+/// added into `root` (lower triangle): `root −= H S⁻¹ H = WᵀW` with `W = L⁻¹H`.
+fn feeder_block(
+    m: &Model,
+    theta: &[f64],
+    f: usize,
+    root: &mut [f64],
+) -> (Vec<(usize, Tri)>, (Vec<f64>, Vec<f64>)) {
+    let t_len = m.t;
+    let mut s = vec![0.0; t_len * t_len];
+    let mut h = vec![0.0; t_len];
+    let tris = m.feeder_units[f]
+        .iter()
+        .map(|&k| (k, unit_block(m, theta, &m.units[k], &mut s)))
+        .collect();
+    let v = m.feeders[f].0;
+    for t in 0..t_len {
+        let sum = theta[v + t] + theta[v + t_len + t] + theta[v + 2 * t_len + t];
+        s[t * t_len + t] += sum + DELTA;
+        h[t] = -sum;
+        root[t * t_len + t] += sum;
+    }
+    cholesky(&mut s, t_len);
+    // Wᵀ: row j is W's column j, non-zero from j on.
+    let mut wt = vec![0.0; t_len * t_len];
+    for j in 0..t_len {
+        let col = &mut wt[j * t_len..(j + 1) * t_len];
+        col[j] = h[j] / s[j * t_len + j];
+        for i in j + 1..t_len {
+            let row = &s[i * t_len + j..i * t_len + i];
+            let dot: f64 = row.iter().zip(&col[j..i]).map(|(a, b)| a * b).sum();
+            col[i] = -dot / s[i * t_len + i];
+        }
+    }
+    for i in 0..t_len {
+        for j in 0..=i {
+            // (WᵀW)_ij = Σ_{k ≥ i} W_ki W_kj (i ≥ j).
+            let a = &wt[i * t_len + i..(i + 1) * t_len];
+            let b = &wt[j * t_len + i..(j + 1) * t_len];
+            let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            root[i * t_len + j] -= dot;
+        }
+    }
+    (tris, (s, h))
+}
+
+/// Floating-point operations of an elimination below which it stays on one thread.
+const PARALLEL_FROM: usize = 2_000_000;
+
+impl Normal {
+    /// Factors on as many threads as the machine has (one for small problems).
+    fn factor(m: &Model, theta: &[f64]) -> Self {
+        let t2 = m.t * m.t;
+        let flops = m.units.len() * t2 + m.feeders.len() * t2 * m.t / 2;
+        let threads = if flops >= PARALLEL_FROM {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        } else {
+            1
+        };
+        Self::factor_on(m, theta, threads)
+    }
+
+    /// Factors with the feeders shared among up to `threads` threads.
+    fn factor_on(m: &Model, theta: &[f64], threads: usize) -> Self {
+        let t_len = m.t;
+        let mut root = vec![0.0; t_len * t_len];
+        let mut units: Vec<Tri> = vec![Tri::default(); m.units.len()];
+        let mut feeders: Vec<(Vec<f64>, Vec<f64>)> = Vec::with_capacity(m.feeders.len());
+        let threads = threads.clamp(1, m.feeders.len().max(1));
+        // Feeders in contiguous chunks of about equal work, one per thread, each with its own
+        // root accumulator.
+        let work: Vec<usize> = (0..m.feeders.len())
+            .map(|f| m.feeder_units[f].len() * t_len + t_len * t_len)
+            .collect();
+        let total: usize = work.iter().sum();
+        let mut bounds = vec![0];
+        let mut acc = 0;
+        for (f, w) in work.iter().enumerate() {
+            acc += w;
+            if acc * threads >= total * bounds.len() && bounds.len() < threads {
+                bounds.push(f + 1);
             }
-            cholesky(s, t_len);
-            for j in 0..t_len {
-                let col = &mut wt[j * t_len..(j + 1) * t_len];
-                col.iter_mut().for_each(|x| *x = 0.0);
-                col[j] = h[j] / s[j * t_len + j];
-                for i in j + 1..t_len {
-                    let row = &s[i * t_len + j..i * t_len + i];
-                    let dot: f64 = row.iter().zip(&col[j..i]).map(|(a, b)| a * b).sum();
-                    col[i] = -dot / s[i * t_len + i];
+        }
+        if bounds.len() == 1 || bounds.last() != Some(&m.feeders.len()) {
+            bounds.push(m.feeders.len());
+        }
+        let chunk = |range: std::ops::Range<usize>, root: &mut [f64]| {
+            range
+                .map(|f| feeder_block(m, theta, f, root))
+                .collect::<Vec<_>>()
+        };
+        let results: Vec<(Vec<_>, Vec<f64>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = bounds
+                .windows(2)
+                .skip(1)
+                .map(|w| {
+                    let range = w[0]..w[1];
+                    scope.spawn(move || {
+                        let mut own = vec![0.0; t_len * t_len];
+                        let out = chunk(range, &mut own);
+                        (out, own)
+                    })
+                })
+                .collect();
+            let first = chunk(bounds[0]..bounds[1], &mut root);
+            let mut all = vec![(first, Vec::new())];
+            all.extend(handles.into_iter().map(|h| match h.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }));
+            all
+        });
+        for (chunk, own) in results {
+            for (a, b) in root.iter_mut().zip(&own) {
+                *a += b;
+            }
+            for (tris, factor) in chunk {
+                for (k, tri) in tris {
+                    units[k] = tri;
                 }
+                feeders.push(factor);
             }
-            for i in 0..t_len {
-                for j in 0..=i {
-                    // (WᵀW)_ij = Σ_{k ≥ i} W_ki W_kj (i ≥ j).
-                    let a = &wt[i * t_len + i..(i + 1) * t_len];
-                    let b = &wt[j * t_len + i..(j + 1) * t_len];
-                    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-                    root[i * t_len + j] -= dot;
-                }
-            }
+        }
+        for &k in &m.root_units {
+            units[k] = unit_block(m, theta, &m.units[k], &mut root);
         }
         // Root's own variables; the peak rows eliminated by Sherman–Morrison:
         // R − K P⁻¹ K = R − diag(k² q) + γ (k⊙q)(k⊙q)ᵀ.
@@ -794,6 +887,7 @@ fn norm_inf(v: &[f64]) -> f64 {
 
 /// Solves the LP of `units` on `net` (see [`super::lp::solve`] for the formulation).
 pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
+    let clock = std::time::Instant::now();
     let (m, constant, site_slacks) = model(net, units)?;
     let (n, rows) = (m.n, m.m);
     // Costs scaled to at most 1.
@@ -877,6 +971,11 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
         primal = norm_inf(&rp) / (1.0 + bnorm);
         dual = norm_inf(&rd) / (1.0 + cnorm);
         gap = compl / (1.0 + pobj.abs());
+        if std::env::var_os("VPP_IPM_TRACE").is_some() {
+            eprintln!(
+                "  {iter:3} primal {primal:.1e} dual {dual:.1e} gap {gap:.1e} pobj {pobj:.6e}"
+            );
+        }
         if primal < TOL && dual < TOL && gap < TOL {
             converged = true;
             break;
@@ -948,7 +1047,8 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     }
     if std::env::var_os("VPP_IPM_DEBUG").is_some() {
         eprintln!(
-            "ipm: {} units, {} feeders, {} vars, {} rows, {iterations} iterations, converged {converged}, primal {primal:.1e} dual {dual:.1e} gap {gap:.1e}",
+            "ipm: {:.3} s, {} units, {} feeders, {} vars, {} rows, {iterations} iterations, converged {converged}, primal {primal:.1e} dual {dual:.1e} gap {gap:.1e}",
+            clock.elapsed().as_secs_f64(),
             m.units.len(),
             m.feeders.len(),
             n,
@@ -1101,17 +1201,21 @@ mod tests {
                 }
             }
         }
-        let normal = Normal::factor(&m, &theta);
         let r: Vec<f64> = (0..m.m).map(|i| ((i * 31) % 17) as f64 - 8.0).collect();
-        let mut y = r.clone();
-        normal.solve(&m, &mut y);
-        for a in 0..m.m {
-            let back: f64 = (0..m.m).map(|b| dense[a * m.m + b] * y[b]).sum::<f64>() + DELTA * y[a];
-            assert!(
-                (back - r[a]).abs() < 1e-7 * (1.0 + r[a].abs()),
-                "row {a}: {back} vs {}",
-                r[a]
-            );
+        // On one thread and with the feeders shared among threads.
+        for threads in [1, 2, 3] {
+            let normal = Normal::factor_on(&m, &theta, threads);
+            let mut y = r.clone();
+            normal.solve(&m, &mut y);
+            for a in 0..m.m {
+                let back: f64 =
+                    (0..m.m).map(|b| dense[a * m.m + b] * y[b]).sum::<f64>() + DELTA * y[a];
+                assert!(
+                    (back - r[a]).abs() < 1e-7 * (1.0 + r[a].abs()),
+                    "{threads} threads, row {a}: {back} vs {}",
+                    r[a]
+                );
+            }
         }
     }
 
