@@ -31,7 +31,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use vpp_dispatch::dispatcher::{self, DispatchError, Dispatchable, Situation, StepPlan};
-use vpp_dispatch::plan::lp::Clarabel;
+use vpp_dispatch::plan::lp::Structured;
 use vpp_dispatch::twin::Status;
 use vpp_domain::{AssetPath, Clock, CorrelationId, Kilowatts, Level, NodePath, Setpoint};
 use vpp_forecasting::source::{ForecastSource, Observations, Quantity, SeriesKey};
@@ -520,7 +520,7 @@ impl DispatchService {
             site_peak_charge: self.config.site_peak_charge,
             peak_targets: &targets,
         };
-        let plan = dispatcher::step(&situation, &Clarabel)?;
+        let plan = dispatcher::step(&situation, &Structured)?;
         // Each site's cap: the highest import its plan allows over the horizon.
         let setpoints = plan
             .setpoints

@@ -367,12 +367,9 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
     }
     push(&mut m, net.peak_charge, 0.0, 2.0 * big, 0.0);
     // Rows: feeders' balances, the root's balance, the peak rows.
-    for f in 0..net.feeders.len() {
-        let r = m.feeders[f].1;
-        debug_assert_eq!(r, m.b.len());
-        for t in 0..t_len {
-            m.b.push(-feeder_load[f][t]);
-        }
+    for (f, load) in feeder_load.iter().enumerate() {
+        debug_assert_eq!(m.feeders[f].1, m.b.len());
+        m.b.extend(load.iter().map(|x| -x));
     }
     m.root_row = m.m;
     m.b.extend(root_load.iter().map(|x| -x));
@@ -446,8 +443,8 @@ impl Tri {
         for i in 1..n {
             x[i] -= self.l[i] * x[i - 1];
         }
-        for i in 0..n {
-            x[i] /= self.d[i];
+        for (xi, d) in x.iter_mut().zip(&self.d) {
+            *xi /= d;
         }
         for i in (0..n.saturating_sub(1)).rev() {
             x[i] -= self.l[i + 1] * x[i + 1];
@@ -554,14 +551,12 @@ fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
     tri
 }
 
+/// A feeder's units' factors (by unit index), and its own factor with its root coupling.
+type FeederFactors = (Vec<(usize, Tri)>, (Vec<f64>, Vec<f64>));
+
 /// Eliminates feeder `f` and its units: their factors, and the feeder's Schur complement
 /// added into `root` (lower triangle): `root −= H S⁻¹ H = WᵀW` with `W = L⁻¹H`.
-fn feeder_block(
-    m: &Model,
-    theta: &[f64],
-    f: usize,
-    root: &mut [f64],
-) -> (Vec<(usize, Tri)>, (Vec<f64>, Vec<f64>)) {
+fn feeder_block(m: &Model, theta: &[f64], f: usize, root: &mut [f64]) -> FeederFactors {
     let t_len = m.t;
     let mut s = vec![0.0; t_len * t_len];
     let mut h = vec![0.0; t_len];
@@ -887,7 +882,6 @@ fn norm_inf(v: &[f64]) -> f64 {
 
 /// Solves the LP of `units` on `net` (see [`super::lp::solve`] for the formulation).
 pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
-    let clock = std::time::Instant::now();
     let (m, constant, site_slacks) = model(net, units)?;
     let (n, rows) = (m.n, m.m);
     // Costs scaled to at most 1.
@@ -971,11 +965,6 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
         primal = norm_inf(&rp) / (1.0 + bnorm);
         dual = norm_inf(&rd) / (1.0 + cnorm);
         gap = compl / (1.0 + pobj.abs());
-        if std::env::var_os("VPP_IPM_TRACE").is_some() {
-            eprintln!(
-                "  {iter:3} primal {primal:.1e} dual {dual:.1e} gap {gap:.1e} pobj {pobj:.6e}"
-            );
-        }
         if primal < TOL && dual < TOL && gap < TOL {
             converged = true;
             break;
@@ -1041,19 +1030,9 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             zl[j] += ad * dir.dzl[j];
             zu[j] += ad * dir.dzu[j];
         }
-        for i in 0..rows {
-            y[i] += ad * dir.dy[i];
+        for (yi, d) in y.iter_mut().zip(&dir.dy) {
+            *yi += ad * d;
         }
-    }
-    if std::env::var_os("VPP_IPM_DEBUG").is_some() {
-        eprintln!(
-            "ipm: {:.3} s, {} units, {} feeders, {} vars, {} rows, {iterations} iterations, converged {converged}, primal {primal:.1e} dual {dual:.1e} gap {gap:.1e}",
-            clock.elapsed().as_secs_f64(),
-            m.units.len(),
-            m.feeders.len(),
-            n,
-            rows
-        );
     }
     if !converged {
         return Err(IpmError::NoConvergence {
