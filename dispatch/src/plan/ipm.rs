@@ -263,7 +263,9 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
         hi: Vec::new(),
         start: Vec::new(),
     };
+    // Every variable is boxed (the loops multiply by distances to both bounds).
     let push = |m: &mut Model, c: f64, lo: f64, hi: f64, start: f64| {
+        let hi = if hi.is_finite() { hi } else { lo + 4.0 * big };
         m.c.push(c);
         m.lo.push(lo);
         m.hi.push(hi.max(lo));
@@ -398,10 +400,9 @@ fn cholesky(a: &mut [f64], n: usize) {
         // Row j left of the diagonal: L_jk = (a_jk − Σ_{m<k} L_jm L_km) / L_kk.
         for k in 0..j {
             let row_k = &done[k * n..k * n + k + 1];
-            let dot: f64 = row_j[..k].iter().zip(&row_k[..k]).map(|(x, y)| x * y).sum();
-            row_j[k] = (row_j[k] - dot) / row_k[k];
+            row_j[k] = (row_j[k] - dot(&row_j[..k], &row_k[..k])) / row_k[k];
         }
-        let d = row_j[j] - row_j[..j].iter().map(|x| x * x).sum::<f64>();
+        let d = row_j[j] - dot(&row_j[..j], &row_j[..j]);
         row_j[j] = if d > 1e-14 * scale && d > 0.0 {
             d.sqrt()
         } else {
@@ -410,12 +411,38 @@ fn cholesky(a: &mut [f64], n: usize) {
     }
 }
 
+/// Adds the strict upper triangle of `a` (`n × n`, row-major) into its lower one.
+fn fold(a: &mut [f64], n: usize) {
+    for j in 0..n {
+        for i in 0..j {
+            a[j * n + i] += a[i * n + j];
+        }
+    }
+}
+
+/// `a · b`, with four partial sums (so that it vectorises).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (ca, cb) = (a[..n].chunks_exact(4), b[..n].chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    let mut acc = [0.0; 4];
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
+}
+
 /// Solves `L Lᵀ x = b` in place with the factor of [`cholesky`].
 fn cholesky_solve(l: &[f64], n: usize, x: &mut [f64]) {
     for i in 0..n {
-        let row = &l[i * n..i * n + i];
-        let dot: f64 = row.iter().zip(&x[..i]).map(|(a, b)| a * b).sum();
-        x[i] = (x[i] - dot) / l[i * n + i];
+        x[i] = (x[i] - dot(&l[i * n..i * n + i], &x[..i])) / l[i * n + i];
     }
     for i in (0..n).rev() {
         x[i] /= l[i * n + i];
@@ -432,6 +459,8 @@ fn cholesky_solve(l: &[f64], n: usize, x: &mut [f64]) {
 #[derive(Debug, Clone, Default)]
 struct Tri {
     d: Vec<f64>,
+    /// `1 / d`.
+    dinv: Vec<f64>,
     l: Vec<f64>,
     g: Vec<f64>,
 }
@@ -443,8 +472,8 @@ impl Tri {
         for i in 1..n {
             x[i] -= self.l[i] * x[i - 1];
         }
-        for (xi, d) in x.iter_mut().zip(&self.d) {
-            *xi /= d;
+        for (xi, d) in x.iter_mut().zip(&self.dinv) {
+            *xi *= d;
         }
         for i in (0..n.saturating_sub(1)).rev() {
             x[i] -= self.l[i + 1] * x[i + 1];
@@ -480,7 +509,7 @@ struct Normal {
     peak: Peak,
 }
 
-/// Eliminates unit `u`'s tridiagonal block into its parent's dense lower triangle
+/// Eliminates unit `u`'s tridiagonal block into its parent's dense upper triangle
 /// (`parent`, `T × T`): `parent −= G B⁻¹ G`, and adds its variables to the parent's diagonal.
 fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
     let t_len = m.t;
@@ -508,6 +537,7 @@ fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
     // LDLᵀ.
     let mut tri = Tri {
         d: vec![0.0; n],
+        dinv: vec![0.0; n],
         l: vec![0.0; n],
         g,
     };
@@ -515,7 +545,7 @@ fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
     for i in 0..n {
         let mut p = diag[i];
         if i > 0 {
-            tri.l[i] = off[i - 1] / tri.d[i - 1];
+            tri.l[i] = off[i - 1] * tri.dinv[i - 1];
             p -= tri.l[i] * off[i - 1];
         }
         tri.d[i] = if p > 1e-14 * scale && p > 0.0 {
@@ -523,29 +553,36 @@ fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
         } else {
             1e64
         };
+        tri.dinv[i] = 1.0 / tri.d[i];
     }
     // The inverse's recurrences: X_jj = 1/d_j + l_{j+1}² X_{j+1,j+1}; X_ij = −l_{i+1} X_{i+1,j}
     // for i < j.
-    let mut column = vec![0.0; n];
+    // Row by row from the bottom (each row is a multiple of the next beyond its diagonal),
+    // kept scaled by the coupling: `w_j = g_j X_ij`; `g_i w_j` goes into the parent's upper
+    // triangle (row i), which [`fold`] adds into the lower one before the parent is factored.
+    let mut w = vec![0.0; t_len];
     let mut xdiag = 0.0;
-    for j in (0..n).rev() {
-        xdiag = 1.0 / tri.d[j]
-            + if j + 1 < n {
-                tri.l[j + 1] * tri.l[j + 1] * xdiag
+    for i in (0..n).rev() {
+        xdiag = tri.dinv[i]
+            + if i + 1 < n {
+                tri.l[i + 1] * tri.l[i + 1] * xdiag
             } else {
                 0.0
             };
-        if j >= t_len {
+        if i >= t_len {
             continue;
         }
-        column[j] = xdiag;
-        for i in (0..j).rev() {
-            column[i] = -tri.l[i + 1] * column[i + 1];
+        if i + 1 < t_len {
+            let f = -tri.l[i + 1];
+            for x in &mut w[i + 1..] {
+                *x *= f;
+            }
         }
-        let gj = tri.g[j];
-        let row = &mut parent[j * t_len..j * t_len + j + 1];
-        for ((p, x), gi) in row.iter_mut().zip(&column[..=j]).zip(&tri.g[..=j]) {
-            *p -= gi * gj * x;
+        w[i] = tri.g[i] * xdiag;
+        let gi = tri.g[i];
+        let row = &mut parent[i * t_len + i..(i + 1) * t_len];
+        for (p, x) in row.iter_mut().zip(&w[i..]) {
+            *p -= gi * x;
         }
     }
     tri
@@ -571,6 +608,7 @@ fn feeder_block(m: &Model, theta: &[f64], f: usize, root: &mut [f64]) -> FeederF
         h[t] = -sum;
         root[t * t_len + t] += sum;
     }
+    fold(&mut s, t_len);
     cholesky(&mut s, t_len);
     // Wᵀ: row j is W's column j, non-zero from j on.
     let mut wt = vec![0.0; t_len * t_len];
@@ -578,18 +616,16 @@ fn feeder_block(m: &Model, theta: &[f64], f: usize, root: &mut [f64]) -> FeederF
         let col = &mut wt[j * t_len..(j + 1) * t_len];
         col[j] = h[j] / s[j * t_len + j];
         for i in j + 1..t_len {
-            let row = &s[i * t_len + j..i * t_len + i];
-            let dot: f64 = row.iter().zip(&col[j..i]).map(|(a, b)| a * b).sum();
-            col[i] = -dot / s[i * t_len + i];
+            col[i] = -dot(&s[i * t_len + j..i * t_len + i], &col[j..i]) / s[i * t_len + i];
         }
     }
     for i in 0..t_len {
         for j in 0..=i {
             // (WᵀW)_ij = Σ_{k ≥ i} W_ki W_kj (i ≥ j).
-            let a = &wt[i * t_len + i..(i + 1) * t_len];
-            let b = &wt[j * t_len + i..(j + 1) * t_len];
-            let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-            root[i * t_len + j] -= dot;
+            root[i * t_len + j] -= dot(
+                &wt[i * t_len + i..(i + 1) * t_len],
+                &wt[j * t_len + i..(j + 1) * t_len],
+            );
         }
     }
     (tris, (s, h))
@@ -703,6 +739,7 @@ impl Normal {
                 root[i * t_len + j] += peak.gamma * vi * peak.k[j] * peak.q[j];
             }
         }
+        fold(&mut root, t_len);
         cholesky(&mut root, t_len);
         Self {
             units,
@@ -786,14 +823,19 @@ impl Direction {
     }
 }
 
-/// The current iterate with its residuals and scaling.
+/// The current iterate's scaling: reciprocals of the distances to the bounds and of the bound
+/// duals (0 where there is no such bound: a fixed variable, no upper bound, a zero dual), so
+/// that the per-variable loops need no branch and no division.
 struct Point<'a> {
     m: &'a Model,
-    fixed: &'a [bool],
-    has_hi: &'a [bool],
-    x: &'a [f64],
     zl: &'a [f64],
     zu: &'a [f64],
+    /// 1 / (x − l), 1 / (u − x).
+    ixl: &'a [f64],
+    ixu: &'a [f64],
+    /// 1 / z_l, 1 / z_u.
+    izl: &'a [f64],
+    izu: &'a [f64],
     theta: &'a [f64],
     rd: &'a [f64],
     rp: &'a [f64],
@@ -810,18 +852,10 @@ impl Point<'_> {
         out: &mut Direction,
         (trho, atdy): &mut (Vec<f64>, Vec<f64>),
     ) {
-        let (m, n) = (self.m, self.m.n);
+        let m = self.m;
         let rho = &mut out.dx; // ρ first, then Δx in place
-        for j in 0..n {
-            if self.fixed[j] {
-                rho[j] = 0.0;
-                trho[j] = 0.0;
-                continue;
-            }
-            let mut v = self.rd[j] - rl[j] / (self.x[j] - m.lo[j]);
-            if self.has_hi[j] {
-                v += ru[j] / (m.hi[j] - self.x[j]);
-            }
+        for j in 0..m.n {
+            let v = self.rd[j] - rl[j] * self.ixl[j] + ru[j] * self.ixu[j];
             rho[j] = v;
             trho[j] = self.theta[j] * v;
         }
@@ -831,48 +865,22 @@ impl Point<'_> {
         }
         normal.solve(m, &mut out.dy);
         m.mul_t(&out.dy, atdy);
-        for j in 0..n {
-            if self.fixed[j] {
-                out.dx[j] = 0.0;
-                out.dzl[j] = 0.0;
-                out.dzu[j] = 0.0;
-                continue;
-            }
+        for j in 0..m.n {
             let dx = self.theta[j] * (atdy[j] - out.dx[j]);
             out.dx[j] = dx;
-            out.dzl[j] = (rl[j] - self.zl[j] * dx) / (self.x[j] - m.lo[j]);
-            out.dzu[j] = if self.has_hi[j] {
-                (ru[j] + self.zu[j] * dx) / (m.hi[j] - self.x[j])
-            } else {
-                0.0
-            };
+            out.dzl[j] = (rl[j] - self.zl[j] * dx) * self.ixl[j];
+            out.dzu[j] = (ru[j] + self.zu[j] * dx) * self.ixu[j];
         }
     }
 
     /// The longest primal and dual steps (at most 1) along `d` that keep the bounds.
     fn steps(&self, d: &Direction) -> (f64, f64) {
-        let m = self.m;
-        let (mut ap, mut ad) = (1.0_f64, 1.0_f64);
-        for j in 0..m.n {
-            if self.fixed[j] {
-                continue;
-            }
-            if d.dx[j] < 0.0 {
-                ap = ap.min(-(self.x[j] - m.lo[j]) / d.dx[j]);
-            }
-            if d.dzl[j] < 0.0 {
-                ad = ad.min(-self.zl[j] / d.dzl[j]);
-            }
-            if self.has_hi[j] {
-                if d.dx[j] > 0.0 {
-                    ap = ap.min((m.hi[j] - self.x[j]) / d.dx[j]);
-                }
-                if d.dzu[j] < 0.0 {
-                    ad = ad.min(-self.zu[j] / d.dzu[j]);
-                }
-            }
+        let (mut p, mut q) = (1.0_f64, 1.0_f64);
+        for j in 0..self.m.n {
+            p = p.max(-d.dx[j] * self.ixl[j]).max(d.dx[j] * self.ixu[j]);
+            q = q.max(-d.dzl[j] * self.izl[j]).max(-d.dzu[j] * self.izu[j]);
         }
-        (ap, ad)
+        (1.0 / p, 1.0 / q)
     }
 }
 
@@ -930,12 +938,15 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     let mut rp = vec![0.0; rows];
     let mut rl = vec![0.0; n];
     let mut ru = vec![0.0; n];
+    let (mut ixl, mut ixu) = (vec![0.0; n], vec![0.0; n]);
+    let (mut izl, mut izu) = (vec![0.0; n], vec![0.0; n]);
     let mut aff = Direction::new(n, rows);
     let mut dir = Direction::new(n, rows);
     let mut scratch = (vec![0.0; n], vec![0.0; n]);
     let (mut primal, mut dual, mut gap) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     let mut converged = false;
     let mut iterations = 0;
+    let inverse = |v: f64| if v > 0.0 { 1.0 / v } else { 0.0 };
     for iter in 0..MAX_ITER {
         iterations = iter;
         m.mul(&x, &mut ax);
@@ -945,21 +956,30 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
         m.mul_t(&y, &mut aty);
         let mut compl = 0.0;
         for j in 0..n {
-            if fixed[j] {
-                rd[j] = 0.0;
-                theta[j] = 0.0;
-                continue;
-            }
-            rd[j] = c[j] - aty[j] - zl[j] + zu[j];
-            let xl = x[j] - m.lo[j];
-            compl += xl * zl[j];
-            let mut inv = zl[j] / xl + RHO;
-            if has_hi[j] {
-                let xu = m.hi[j] - x[j];
-                compl += xu * zu[j];
-                inv += zu[j] / xu;
-            }
-            theta[j] = 1.0 / inv;
+            // Fixed variables: no bound term (their duals stay 0), Θ = 0.
+            ixl[j] = if fixed[j] {
+                0.0
+            } else {
+                1.0 / (x[j] - m.lo[j])
+            };
+            ixu[j] = if has_hi[j] {
+                1.0 / (m.hi[j] - x[j])
+            } else {
+                0.0
+            };
+            izl[j] = inverse(zl[j]);
+            izu[j] = inverse(zu[j]);
+            rd[j] = if fixed[j] {
+                0.0
+            } else {
+                c[j] - aty[j] - zl[j] + zu[j]
+            };
+            compl += zl[j] * (x[j] - m.lo[j]) + zu[j] * (m.hi[j] - x[j]);
+            theta[j] = if fixed[j] {
+                0.0
+            } else {
+                1.0 / (zl[j] * ixl[j] + zu[j] * ixu[j] + RHO)
+            };
         }
         let pobj: f64 = c.iter().zip(&x).map(|(a, b)| a * b).sum();
         primal = norm_inf(&rp) / (1.0 + bnorm);
@@ -973,53 +993,34 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
         let normal = Normal::factor(&m, &theta);
         let point = Point {
             m: &m,
-            fixed: &fixed,
-            has_hi: &has_hi,
-            x: &x,
             zl: &zl,
             zu: &zu,
+            ixl: &ixl,
+            ixu: &ixu,
+            izl: &izl,
+            izu: &izu,
             theta: &theta,
             rd: &rd,
             rp: &rp,
         };
-        // Predictor (affine scaling).
+        // Predictor (affine scaling): targets −(x − l) z_l and −(u − x) z_u.
         for j in 0..n {
-            rl[j] = if fixed[j] {
-                0.0
-            } else {
-                -(x[j] - m.lo[j]) * zl[j]
-            };
-            ru[j] = if has_hi[j] {
-                -(m.hi[j] - x[j]) * zu[j]
-            } else {
-                0.0
-            };
+            rl[j] = -(x[j] - m.lo[j]) * zl[j];
+            ru[j] = -(m.hi[j] - x[j]) * zu[j];
         }
         point.direction(&normal, &rl, &ru, &mut aff, &mut scratch);
         let (ap, ad) = point.steps(&aff);
         let mut mu_aff = 0.0;
         for j in 0..n {
-            if !fixed[j] {
-                mu_aff += (x[j] + ap * aff.dx[j] - m.lo[j]) * (zl[j] + ad * aff.dzl[j]);
-            }
-            if has_hi[j] {
-                mu_aff += (m.hi[j] - x[j] - ap * aff.dx[j]) * (zu[j] + ad * aff.dzu[j]);
-            }
+            mu_aff += (x[j] + ap * aff.dx[j] - m.lo[j]) * (zl[j] + ad * aff.dzl[j])
+                + (m.hi[j] - x[j] - ap * aff.dx[j]) * (zu[j] + ad * aff.dzu[j]);
         }
         mu_aff /= n_compl.max(1) as f64;
         let sigma = (mu_aff / mu).clamp(0.0, 1.0).powi(3);
         // Corrector.
         for j in 0..n {
-            rl[j] = if fixed[j] {
-                0.0
-            } else {
-                sigma * mu - (x[j] - m.lo[j]) * zl[j] - aff.dx[j] * aff.dzl[j]
-            };
-            ru[j] = if has_hi[j] {
-                sigma * mu - (m.hi[j] - x[j]) * zu[j] + aff.dx[j] * aff.dzu[j]
-            } else {
-                0.0
-            };
+            rl[j] = sigma * mu - (x[j] - m.lo[j]) * zl[j] - aff.dx[j] * aff.dzl[j];
+            ru[j] = sigma * mu - (m.hi[j] - x[j]) * zu[j] + aff.dx[j] * aff.dzu[j];
         }
         point.direction(&normal, &rl, &ru, &mut dir, &mut scratch);
         let (ap, ad) = point.steps(&dir);
