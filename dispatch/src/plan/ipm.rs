@@ -38,7 +38,7 @@ pub enum IpmError {
 }
 
 /// Relative tolerance on the residuals and the complementarity gap.
-const TOL: f64 = 1e-9;
+const TOL: f64 = 1e-8;
 /// Iterations before giving up.
 const MAX_ITER: usize = 150;
 /// Dual regularisation added to the normal equations' diagonal.
