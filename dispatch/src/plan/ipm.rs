@@ -41,6 +41,8 @@ pub enum IpmError {
 const TOL: f64 = 1e-8;
 /// Iterations before giving up.
 const MAX_ITER: usize = 150;
+/// Centrality correctors per iteration, at most.
+const CORRECTORS: usize = 2;
 /// Dual regularisation added to the normal equations' diagonal.
 const DELTA: f64 = 1e-12;
 /// Primal regularisation added to each `Θ⁻¹`.
@@ -844,24 +846,27 @@ struct Point<'a> {
 impl Point<'_> {
     /// The Newton direction whose complementarity targets are `rl` (lower bounds) and `ru`
     /// (upper bounds): `A Θ Aᵀ Δy = r_p + A Θ ρ`, `Δx = Θ (Aᵀ Δy − ρ)`, then `Δz`.
+    /// With `residuals == false`, a pure centring correction: the residuals are left out.
     fn direction(
         &self,
         normal: &Normal,
         rl: &[f64],
         ru: &[f64],
+        residuals: bool,
         out: &mut Direction,
         (trho, atdy): &mut (Vec<f64>, Vec<f64>),
     ) {
         let m = self.m;
+        let keep = if residuals { 1.0 } else { 0.0 };
         let rho = &mut out.dx; // ρ first, then Δx in place
         for j in 0..m.n {
-            let v = self.rd[j] - rl[j] * self.ixl[j] + ru[j] * self.ixu[j];
+            let v = keep * self.rd[j] - rl[j] * self.ixl[j] + ru[j] * self.ixu[j];
             rho[j] = v;
             trho[j] = self.theta[j] * v;
         }
         m.mul(trho, &mut out.dy);
         for (d, r) in out.dy.iter_mut().zip(self.rp) {
-            *d += r;
+            *d += keep * r;
         }
         normal.solve(m, &mut out.dy);
         m.mul_t(&out.dy, atdy);
@@ -897,6 +902,8 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     let c: Vec<f64> = m.c.iter().map(|x| x / cscale).collect();
     let fixed: Vec<bool> = (0..n).map(|j| m.hi[j] - m.lo[j] < 1e-9).collect();
     let has_hi: Vec<bool> = (0..n).map(|j| m.hi[j].is_finite() && !fixed[j]).collect();
+    let free: Vec<f64> = fixed.iter().map(|f| if *f { 0.0 } else { 1.0 }).collect();
+    let upper: Vec<f64> = has_hi.iter().map(|h| if *h { 1.0 } else { 0.0 }).collect();
     let mut x: Vec<f64> = (0..n)
         .map(|j| {
             if fixed[j] {
@@ -946,7 +953,6 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     let (mut primal, mut dual, mut gap) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     let mut converged = false;
     let mut iterations = 0;
-    let inverse = |v: f64| if v > 0.0 { 1.0 / v } else { 0.0 };
     for iter in 0..MAX_ITER {
         iterations = iter;
         m.mul(&x, &mut ax);
@@ -956,30 +962,20 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
         m.mul_t(&y, &mut aty);
         let mut compl = 0.0;
         for j in 0..n {
-            // Fixed variables: no bound term (their duals stay 0), Θ = 0.
-            ixl[j] = if fixed[j] {
-                0.0
-            } else {
-                1.0 / (x[j] - m.lo[j])
-            };
-            ixu[j] = if has_hi[j] {
-                1.0 / (m.hi[j] - x[j])
-            } else {
-                0.0
-            };
-            izl[j] = inverse(zl[j]);
-            izu[j] = inverse(zu[j]);
-            rd[j] = if fixed[j] {
-                0.0
-            } else {
-                c[j] - aty[j] - zl[j] + zu[j]
-            };
+            // Masks instead of branches (so that the loop vectorises): a fixed variable has
+            // no bound terms (its duals stay 0) and Θ = 0.
+            let (f, h) = (free[j], upper[j]);
+            let xl = x[j] - m.lo[j];
+            let xu = m.hi[j] - x[j];
+            ixl[j] = f / (xl + (1.0 - f));
+            ixu[j] = h / (xu + (1.0 - h));
+            izl[j] = f / (zl[j] + (1.0 - f));
+            izu[j] = h / (zu[j] + (1.0 - h));
+            rd[j] = f * (c[j] - aty[j] - zl[j] + zu[j]);
+            theta[j] = f / (zl[j] * ixl[j] + zu[j] * ixu[j] + RHO);
+        }
+        for j in 0..n {
             compl += zl[j] * (x[j] - m.lo[j]) + zu[j] * (m.hi[j] - x[j]);
-            theta[j] = if fixed[j] {
-                0.0
-            } else {
-                1.0 / (zl[j] * ixl[j] + zu[j] * ixu[j] + RHO)
-            };
         }
         let pobj: f64 = c.iter().zip(&x).map(|(a, b)| a * b).sum();
         primal = norm_inf(&rp) / (1.0 + bnorm);
@@ -1008,7 +1004,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             rl[j] = -(x[j] - m.lo[j]) * zl[j];
             ru[j] = -(m.hi[j] - x[j]) * zu[j];
         }
-        point.direction(&normal, &rl, &ru, &mut aff, &mut scratch);
+        point.direction(&normal, &rl, &ru, true, &mut aff, &mut scratch);
         let (ap, ad) = point.steps(&aff);
         let mut mu_aff = 0.0;
         for j in 0..n {
@@ -1022,8 +1018,36 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             rl[j] = sigma * mu - (x[j] - m.lo[j]) * zl[j] - aff.dx[j] * aff.dzl[j];
             ru[j] = sigma * mu - (m.hi[j] - x[j]) * zu[j] + aff.dx[j] * aff.dzu[j];
         }
-        point.direction(&normal, &rl, &ru, &mut dir, &mut scratch);
-        let (ap, ad) = point.steps(&dir);
+        point.direction(&normal, &rl, &ru, true, &mut dir, &mut scratch);
+        let (mut ap, mut ad) = point.steps(&dir);
+        // Gondzio's centrality correctors: aim at a longer step, push the complementarity
+        // products that step would give back into [β_min σμ, β_max σμ], keep the correction
+        // while it lengthens the step.
+        let target = sigma * mu;
+        for _ in 0..CORRECTORS {
+            let (tp, td) = ((1.5 * ap).min(1.0), (1.5 * ad).min(1.0));
+            for j in 0..n {
+                let vl = (x[j] - m.lo[j] + tp * dir.dx[j]) * (zl[j] + td * dir.dzl[j]);
+                let vu = (m.hi[j] - x[j] - tp * dir.dx[j]) * (zu[j] + td * dir.dzu[j]);
+                rl[j] = (vl.clamp(0.1 * target, 10.0 * target) - vl).max(-10.0 * target);
+                ru[j] = (vu.clamp(0.1 * target, 10.0 * target) - vu).max(-10.0 * target);
+            }
+            point.direction(&normal, &rl, &ru, false, &mut aff, &mut scratch);
+            for j in 0..n {
+                aff.dx[j] += dir.dx[j];
+                aff.dzl[j] += dir.dzl[j];
+                aff.dzu[j] += dir.dzu[j];
+            }
+            for (a, d) in aff.dy.iter_mut().zip(&dir.dy) {
+                *a += d;
+            }
+            let (ap2, ad2) = point.steps(&aff);
+            if ap2 + ad2 < 1.01 * (ap + ad) {
+                break;
+            }
+            std::mem::swap(&mut aff, &mut dir);
+            (ap, ad) = (ap2, ad2);
+        }
         let eta = 0.995;
         let (ap, ad) = ((eta * ap).min(1.0), (eta * ad).min(1.0));
         for j in 0..n {
