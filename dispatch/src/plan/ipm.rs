@@ -41,8 +41,6 @@ pub enum IpmError {
 const TOL: f64 = 1e-8;
 /// Iterations before giving up.
 const MAX_ITER: usize = 150;
-/// Centrality correctors per iteration, at most.
-const CORRECTORS: usize = 2;
 /// Dual regularisation added to the normal equations' diagonal.
 const DELTA: f64 = 1e-12;
 /// Primal regularisation added to each `Θ⁻¹`.
@@ -846,27 +844,24 @@ struct Point<'a> {
 impl Point<'_> {
     /// The Newton direction whose complementarity targets are `rl` (lower bounds) and `ru`
     /// (upper bounds): `A Θ Aᵀ Δy = r_p + A Θ ρ`, `Δx = Θ (Aᵀ Δy − ρ)`, then `Δz`.
-    /// With `residuals == false`, a pure centring correction: the residuals are left out.
     fn direction(
         &self,
         normal: &Normal,
         rl: &[f64],
         ru: &[f64],
-        residuals: bool,
         out: &mut Direction,
         (trho, atdy): &mut (Vec<f64>, Vec<f64>),
     ) {
         let m = self.m;
-        let keep = if residuals { 1.0 } else { 0.0 };
         let rho = &mut out.dx; // ρ first, then Δx in place
         for j in 0..m.n {
-            let v = keep * self.rd[j] - rl[j] * self.ixl[j] + ru[j] * self.ixu[j];
+            let v = self.rd[j] - rl[j] * self.ixl[j] + ru[j] * self.ixu[j];
             rho[j] = v;
             trho[j] = self.theta[j] * v;
         }
         m.mul(trho, &mut out.dy);
         for (d, r) in out.dy.iter_mut().zip(self.rp) {
-            *d += keep * r;
+            *d += r;
         }
         normal.solve(m, &mut out.dy);
         m.mul_t(&out.dy, atdy);
@@ -1004,7 +999,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             rl[j] = -(x[j] - m.lo[j]) * zl[j];
             ru[j] = -(m.hi[j] - x[j]) * zu[j];
         }
-        point.direction(&normal, &rl, &ru, true, &mut aff, &mut scratch);
+        point.direction(&normal, &rl, &ru, &mut aff, &mut scratch);
         let (ap, ad) = point.steps(&aff);
         let mut mu_aff = 0.0;
         for j in 0..n {
@@ -1018,36 +1013,8 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             rl[j] = sigma * mu - (x[j] - m.lo[j]) * zl[j] - aff.dx[j] * aff.dzl[j];
             ru[j] = sigma * mu - (m.hi[j] - x[j]) * zu[j] + aff.dx[j] * aff.dzu[j];
         }
-        point.direction(&normal, &rl, &ru, true, &mut dir, &mut scratch);
-        let (mut ap, mut ad) = point.steps(&dir);
-        // Gondzio's centrality correctors: aim at a longer step, push the complementarity
-        // products that step would give back into [β_min σμ, β_max σμ], keep the correction
-        // while it lengthens the step.
-        let target = sigma * mu;
-        for _ in 0..CORRECTORS {
-            let (tp, td) = ((1.5 * ap).min(1.0), (1.5 * ad).min(1.0));
-            for j in 0..n {
-                let vl = (x[j] - m.lo[j] + tp * dir.dx[j]) * (zl[j] + td * dir.dzl[j]);
-                let vu = (m.hi[j] - x[j] - tp * dir.dx[j]) * (zu[j] + td * dir.dzu[j]);
-                rl[j] = (vl.clamp(0.1 * target, 10.0 * target) - vl).max(-10.0 * target);
-                ru[j] = (vu.clamp(0.1 * target, 10.0 * target) - vu).max(-10.0 * target);
-            }
-            point.direction(&normal, &rl, &ru, false, &mut aff, &mut scratch);
-            for j in 0..n {
-                aff.dx[j] += dir.dx[j];
-                aff.dzl[j] += dir.dzl[j];
-                aff.dzu[j] += dir.dzu[j];
-            }
-            for (a, d) in aff.dy.iter_mut().zip(&dir.dy) {
-                *a += d;
-            }
-            let (ap2, ad2) = point.steps(&aff);
-            if ap2 + ad2 < 1.01 * (ap + ad) {
-                break;
-            }
-            std::mem::swap(&mut aff, &mut dir);
-            (ap, ad) = (ap2, ad2);
-        }
+        point.direction(&normal, &rl, &ru, &mut dir, &mut scratch);
+        let (ap, ad) = point.steps(&dir);
         let eta = 0.995;
         let (ap, ad) = ((eta * ap).min(1.0), (eta * ad).min(1.0));
         for j in 0..n {
