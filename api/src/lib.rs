@@ -180,6 +180,7 @@ pub fn site_meters(
             site,
             import_limit_kw: fallback_import_kw,
             meter_unit: vpp_battery_sim::fleet::METER_UNIT,
+            guard_endurance_h: vpp_telemetry::gateway::default_guard_endurance_h(),
         })
         .collect()
 }

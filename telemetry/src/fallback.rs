@@ -19,6 +19,9 @@ pub struct BatteryView {
     pub soc: Option<f64>,
     /// Reserve state of charge, if known.
     pub soc_reserve: Option<f64>,
+    /// Energy stored above the lowest state of charge it may discharge to (the higher of its
+    /// minimum and its reserve), kWh, if known.
+    pub energy_kwh: Option<f64>,
 }
 
 /// Margin above the reserve below which a battery is not asked to discharge.
@@ -69,13 +72,24 @@ pub fn hold_import(
 /// plus a share of the discharge that brings the site's import down to `cap_kw`; `None` when
 /// the setpoints alone keep the import at or under the cap (or nothing can help).
 ///
+/// A spike the plan did not foresee may last: the guard rations each battery's stored energy
+/// over `endurance_h` hours (it never discharges faster than `energy / endurance_h`, nor beyond
+/// its rating), so that a long spike is shaved all along instead of only at its start — the
+/// billed peak is the highest quarter-hour, so an empty battery at the spike's end is what
+/// sets it.
+///
 /// The import the setpoints alone would give is `import − Σ (setpoint − power)` (the measured
 /// import with each battery's own deviation taken out), so the guard lets go as soon as the
 /// load falls back. The excess is shared in proportion to each battery's headroom: up to its
 /// discharge rating when it may discharge (SoC known and above reserve), else only back to
 /// zero from a charging setpoint. No target leaves `[setpoint, max(setpoint, rating)]`.
 #[must_use]
-pub fn guard(import_kw: f64, cap_kw: f64, batteries: &[(f64, BatteryView)]) -> Option<Vec<f64>> {
+pub fn guard(
+    import_kw: f64,
+    cap_kw: f64,
+    endurance_h: f64,
+    batteries: &[(f64, BatteryView)],
+) -> Option<Vec<f64>> {
     if !import_kw.is_finite() || !cap_kw.is_finite() {
         return None;
     }
@@ -89,8 +103,12 @@ pub fn guard(import_kw: f64, cap_kw: f64, batteries: &[(f64, BatteryView)]) -> O
         .map(|(sp, b)| {
             let able = matches!((b.soc, b.soc_reserve),
                 (Some(soc), Some(rsv)) if soc > rsv + RESERVE_MARGIN);
+            let rationed = match b.energy_kwh {
+                Some(e) if endurance_h > 0.0 => e.max(0.0) / endurance_h,
+                _ => f64::INFINITY,
+            };
             let top = if able {
-                b.max_discharge_kw.max(0.0)
+                b.max_discharge_kw.max(0.0).min(rationed)
             } else {
                 0.0
             };
@@ -128,7 +146,7 @@ mod tests {
                 },
             )
         };
-        let t = guard(7.0, 2.0, &[b(-0.5, 5.0), b(-0.5, 3.0)]).unwrap();
+        let t = guard(7.0, 2.0, 0.0, &[b(-0.5, 5.0), b(-0.5, 3.0)]).unwrap();
         assert!(
             (t.iter().sum::<f64>() - (-1.0 + 5.0)).abs() < 1e-12,
             "{t:?}"
@@ -136,7 +154,7 @@ mod tests {
         assert!((t[0] - (-0.5 + 5.0 * 5.5 / 9.0)).abs() < 1e-12);
         // More than the headroom: every battery at its rating, never beyond.
         assert_eq!(
-            guard(20.0, 2.0, &[b(-0.5, 5.0), b(-0.5, 3.0)]).unwrap(),
+            guard(20.0, 2.0, 0.0, &[b(-0.5, 5.0), b(-0.5, 3.0)]).unwrap(),
             vec![5.0, 3.0]
         );
         // Already raised (discharging 2 kW over a charging setpoint) and the load falls: the
@@ -148,9 +166,9 @@ mod tests {
                 ..bat(0.0, 5.0, 0.5)
             },
         );
-        assert_eq!(guard(-1.5, 2.0, &[raised]), None);
+        assert_eq!(guard(-1.5, 2.0, 0.0, &[raised]), None);
         // Still over: it holds (the measured import already includes the raise).
-        let t = guard(2.5, 2.0, &[raised]).unwrap();
+        let t = guard(2.5, 2.0, 0.0, &[raised]).unwrap();
         assert!((t[0] - 2.5).abs() < 1e-12, "{t:?}");
         // An empty battery only stops charging; a discharging setpoint is never lowered.
         let empty = (
@@ -160,9 +178,9 @@ mod tests {
                 ..bat(0.0, 5.0, 0.105)
             },
         );
-        assert_eq!(guard(9.0, 2.0, &[empty]).unwrap(), vec![0.0]);
-        assert_eq!(guard(9.0, 2.0, &[b(4.0, 4.0)]), None);
-        assert_eq!(guard(f64::NAN, 2.0, &[b(0.0, 4.0)]), None);
+        assert_eq!(guard(9.0, 2.0, 0.0, &[empty]).unwrap(), vec![0.0]);
+        assert_eq!(guard(9.0, 2.0, 0.0, &[b(4.0, 4.0)]), None);
+        assert_eq!(guard(f64::NAN, 2.0, 0.0, &[b(0.0, 4.0)]), None);
     }
 
     fn bat(power: f64, max: f64, soc: f64) -> BatteryView {
@@ -171,7 +189,35 @@ mod tests {
             max_discharge_kw: max,
             soc: Some(soc),
             soc_reserve: Some(0.1),
+            energy_kwh: None,
         }
+    }
+
+    /// With little energy and a long spike ahead, the guard discharges no faster than the
+    /// energy lasts over its endurance.
+    #[test]
+    fn the_guard_rations_stored_energy_over_its_endurance() {
+        let low = BatteryView {
+            energy_kwh: Some(0.6),
+            ..bat(0.0, 5.0, 0.2)
+        };
+        let full = BatteryView {
+            energy_kwh: Some(9.0),
+            ..bat(0.0, 5.0, 0.9)
+        };
+        // 0.6 kWh over an hour: 0.6 kW, though 4.3 kW would hold the cap.
+        let t = guard(6.3, 2.0, 1.0, &[(0.0, low)]).unwrap();
+        assert!((t[0] - 0.6).abs() < 1e-12, "{t:?}");
+        // Plenty of energy: the rating binds, as without rationing.
+        let t = guard(9.0, 2.0, 1.0, &[(0.0, full)]).unwrap();
+        assert!((t[0] - 5.0).abs() < 1e-12, "{t:?}");
+        // Shared by headroom: the full battery takes the larger part.
+        let t = guard(6.0, 2.0, 1.0, &[(0.0, low), (0.0, full)]).unwrap();
+        assert!((t.iter().sum::<f64>() - 4.0).abs() < 1e-12, "{t:?}");
+        assert!(t[0] <= 0.6 + 1e-12 && t[1] <= 5.0, "{t:?}");
+        // No endurance: no rationing.
+        let t = guard(6.3, 2.0, 0.0, &[(0.0, low)]).unwrap();
+        assert!((t[0] - 4.3).abs() < 1e-12, "{t:?}");
     }
 
     #[test]

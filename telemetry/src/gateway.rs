@@ -123,6 +123,16 @@ pub struct SiteFallback {
     /// Modbus unit id of the site meter (SunSpec model 201) at the site's endpoint.
     #[serde(default = "default_meter_unit")]
     pub meter_unit: u8,
+    /// Hours over which the site guard rations each battery's stored energy (0: no rationing).
+    #[serde(default = "default_guard_endurance_h")]
+    pub guard_endurance_h: f64,
+}
+
+/// The site guard's default endurance: an hour (a demand charge bills the highest
+/// quarter-hour, and the evening peaks of the homes in `../shared/data` last one to two).
+#[must_use]
+pub fn default_guard_endurance_h() -> f64 {
+    1.0
 }
 
 impl GatewayConfig {
@@ -488,11 +498,20 @@ impl DeviceState {
         self.map?;
         let desc = self.description.as_ref()?;
         let last = self.last?;
+        let floor = desc
+            .soc_reserve
+            .into_iter()
+            .chain(desc.soc_min)
+            .fold(0.0_f64, f64::max);
         Some(crate::fallback::BatteryView {
             power_kw: last.power_kw.unwrap_or(0.0),
             max_discharge_kw: desc.max_discharge_kw?,
             soc: last.soc,
             soc_reserve: desc.soc_reserve,
+            energy_kwh: match (last.soc, desc.capacity_kwh) {
+                (Some(soc), Some(cap)) => Some(((soc - floor) * cap).max(0.0)),
+                _ => None,
+            },
         })
     }
 
@@ -884,7 +903,7 @@ impl Worker {
             .collect();
         let guarded: Vec<(f64, crate::fallback::BatteryView)> =
             members.iter().map(|m| (m.1.kw, m.3)).collect();
-        let targets = crate::fallback::guard(import_kw, cap, &guarded);
+        let targets = crate::fallback::guard(import_kw, cap, fb.config.guard_endurance_h, &guarded);
         let raise = targets.is_some();
         if raise != fb.guarding {
             fb.guarding = raise;

@@ -406,8 +406,9 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
             // 6.3 kW spike comes, under the rule and under the dispatcher alike: both spent
             // them holding the night's 7.2 kW spike, which nothing in the site's 28 days of
             // history announces (forecasts and the guard see it only when it comes). Both
-            // peaks are that evening spike (6.32–6.35 kW against the rule's 6.31). Pinned:
-            // within 1 % of the rule, and well under the baseline.
+            // peaks are that evening spike (6.30–6.31 kW against the rule's 6.31: the guard
+            // rations what little is left over the spike). Pinned: within 1 % of the rule, and
+            // well under the baseline.
             assert!(ours <= 1.01 * rule, "site {k}: {ours} vs rule {rule}");
             continue;
         }

@@ -334,6 +334,7 @@ async fn the_site_guard_holds_the_cap_over_the_setpoints_and_lets_go_when_the_lo
             site: fleet.sites()[0].name().parse().unwrap(),
             import_limit_kw: 100.0,
             meter_unit: vpp_battery_sim::fleet::METER_UNIT,
+            guard_endurance_h: vpp_telemetry::gateway::default_guard_endurance_h(),
         });
     })
     .await;

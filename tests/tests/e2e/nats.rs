@@ -329,6 +329,7 @@ async fn the_local_fallback_holds_the_site_import_while_nats_is_down() {
             site: fleet.sites()[0].name().parse().unwrap(),
             import_limit_kw: limit,
             meter_unit: vpp_battery_sim::fleet::METER_UNIT,
+            guard_endurance_h: vpp_telemetry::gateway::default_guard_endurance_h(),
         });
     })
     .await;
