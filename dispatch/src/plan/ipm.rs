@@ -506,8 +506,8 @@ impl Peak {
 /// The factored normal equations `A Θ Aᵀ + δI`.
 struct Normal {
     units: Vec<Tri>,
-    /// Per feeder: its Cholesky factor (`T × T`) and its coupling to the root rows.
-    feeders: Vec<(Vec<f64>, Vec<f64>)>,
+    /// Per feeder, its factor.
+    feeders: Vec<FeederFactor>,
     /// Root balance rows once everything else is eliminated: Cholesky factor (`T × T`).
     root: Vec<f64>,
     peak: Peak,
@@ -515,28 +515,56 @@ struct Normal {
 
 /// Eliminates unit `u`'s tridiagonal block into its parent's dense upper triangle
 /// (`parent`, `T × T`): `parent −= G B⁻¹ G`, and adds its variables to the parent's diagonal.
-fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
+/// A unit's rows of `A Θ Aᵀ + δI`: its tridiagonal block (`diag`, `off[i] = M[i][i + 1]`,
+/// `T` or `T + 1` rows), its coupling `g` to its parent's rows, and what its variables add to
+/// the parent's diagonal.
+struct UnitRows {
+    diag: Vec<f64>,
+    off: Vec<f64>,
+    g: Vec<f64>,
+    parent_diag: Vec<f64>,
+}
+
+fn unit_rows(m: &Model, theta: &[f64], u: &UnitIx) -> UnitRows {
     let t_len = m.t;
     let n = u.rows(t_len);
     let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
-    let mut diag = vec![DELTA; n];
-    let mut off = vec![0.0; n]; // off[i] = M[i][i + 1]
-    let mut g = vec![0.0; t_len];
+    let mut r = UnitRows {
+        diag: vec![DELTA; n],
+        off: vec![0.0; n],
+        g: vec![0.0; t_len],
+        parent_diag: vec![0.0; t_len],
+    };
     for t in 0..t_len {
         let (tc, td, te) = (theta[c + t], theta[d + t], theta[e + t]);
-        diag[t] += u.a * u.a * tc + u.b * u.b * td + te;
+        r.diag[t] += u.a * u.a * tc + u.b * u.b * td + te;
         if t + 1 < t_len {
-            diag[t + 1] += te;
-            off[t] -= te;
+            r.diag[t + 1] += te;
+            r.off[t] -= te;
         } else if u.target {
-            diag[t + 1] += te;
-            off[t] += te;
+            r.diag[t + 1] += te;
+            r.off[t] += te;
         }
-        g[t] = -u.a * tc - u.b * td;
-        parent[t * t_len + t] += tc + td;
+        r.g[t] = -u.a * tc - u.b * td;
+        r.parent_diag[t] = tc + td;
     }
     if u.target {
-        diag[t_len] += theta[u.var + 3 * t_len] + theta[u.var + 3 * t_len + 1];
+        r.diag[t_len] += theta[u.var + 3 * t_len] + theta[u.var + 3 * t_len + 1];
+    }
+    r
+}
+
+fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
+    let t_len = m.t;
+    let n = u.rows(t_len);
+    let UnitRows {
+        diag,
+        off,
+        g,
+        parent_diag,
+    } = unit_rows(m, theta, u);
+    for (t, x) in parent_diag.iter().enumerate() {
+        parent[t * t_len + t] += x;
     }
     // LDLᵀ.
     let mut tri = Tri {
@@ -592,12 +620,201 @@ fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
     tri
 }
 
-/// A feeder's units' factors (by unit index), and its own factor with its root coupling.
-type FeederFactors = (Vec<(usize, Tri)>, (Vec<f64>, Vec<f64>));
+/// A feeder's factor.
+#[derive(Debug, Clone)]
+enum FeederFactor {
+    /// Its units eliminated into its rows, which are then a dense block: its Cholesky factor
+    /// (`T × T`) and the coupling `h` of its rows to the root's.
+    Dense { l: Vec<f64>, h: Vec<f64> },
+    /// Its units and its rows together, ordered by interval: block tridiagonal with blocks of
+    /// `q = units + 1` rows (the units' rows at `t`, then the feeder's), and a last block for
+    /// the terminal rows. Per block, the inverse of its pivot `D_b⁻¹` (`q × q`) and the
+    /// diagonal coupling `c_b` to the next block (`L_{b+1} = diag(c_b) D_b⁻¹`).
+    Block {
+        units: Vec<usize>,
+        dinv: Vec<f64>,
+        c: Vec<f64>,
+        h: Vec<f64>,
+    },
+}
+
+impl FeederFactor {
+    fn h(&self) -> &[f64] {
+        match self {
+            Self::Dense { h, .. } | Self::Block { h, .. } => h,
+        }
+    }
+}
+
+/// A feeder's units' factors (by unit index; none on the block path), and its own.
+type FeederFactors = (Vec<(usize, Tri)>, FeederFactor);
+
+/// Feeders with at most this many units are eliminated on the block path (`O(T² q²)` rather
+/// than the dense `O(T³)`).
+const BLOCK_UP_TO: usize = 4;
+
+/// Inverts a small symmetric positive-definite matrix (`q × q`, row-major) into `out`.
+fn small_inverse(a: &[f64], q: usize, out: &mut [f64]) {
+    let mut l = a.to_vec();
+    cholesky(&mut l, q);
+    let mut col = vec![0.0; q];
+    for j in 0..q {
+        col.iter_mut().for_each(|x| *x = 0.0);
+        col[j] = 1.0;
+        cholesky_solve(&l, q, &mut col);
+        for i in 0..q {
+            out[i * q + j] = col[i];
+        }
+    }
+}
+
+/// Solves the block path's system in place: `x` holds `T + 1` blocks of `q`.
+fn block_solve(dinv: &[f64], c: &[f64], q: usize, x: &mut [f64]) {
+    let blocks = x.len() / q;
+    let mut w = vec![0.0; q];
+    // Forward: z_b = r_b − c_{b−1} ⊙ w_{b−1}; w_b = D_b⁻¹ z_b.
+    for b in 0..blocks {
+        if b > 0 {
+            let (done, rest) = x.split_at_mut(b * q);
+            let prev = &done[(b - 1) * q..];
+            for a in 0..q {
+                rest[a] -= c[(b - 1) * q + a] * prev[a];
+            }
+        }
+        let z = &mut x[b * q..(b + 1) * q];
+        for i in 0..q {
+            w[i] = dot(&dinv[(b * q + i) * q..(b * q + i + 1) * q], z);
+        }
+        z.copy_from_slice(&w);
+    }
+    // Back: y_b = w_b − D_b⁻¹ (c_b ⊙ y_{b+1}).
+    let mut v = vec![0.0; q];
+    for b in (0..blocks.saturating_sub(1)).rev() {
+        for a in 0..q {
+            v[a] = c[b * q + a] * x[(b + 1) * q + a];
+        }
+        for i in 0..q {
+            x[b * q + i] -= dot(&dinv[(b * q + i) * q..(b * q + i + 1) * q], &v);
+        }
+    }
+}
+
+/// The block path of [`feeder_block`]: factors feeder `f` with its units and subtracts its
+/// Schur complement from `root` (upper triangle): `root −= H Z H` with `Z` the feeder rows'
+/// part of the subsystem's inverse, from the block inverse's recurrences
+/// (`X_bb = D_b⁻¹ + L_{b+1}ᵀ X_{b+1,b+1} L_{b+1}`, `X_bs = −L_{b+1}ᵀ X_{b+1,s}` for `b < s`),
+/// carrying only the feeder row's column of each block.
+fn feeder_block_path(m: &Model, theta: &[f64], f: usize, root: &mut [f64]) -> FeederFactor {
+    let t_len = m.t;
+    let units = m.feeder_units[f].clone();
+    let k = units.len();
+    let q = k + 1;
+    let blocks = t_len + 1;
+    // A_b (q × q) and c_b (coupling of block b to b + 1).
+    let mut a = vec![0.0; blocks * q * q];
+    let mut c = vec![0.0; blocks * q];
+    let at = |b: usize, i: usize, j: usize| (b * q + i) * q + j;
+    for (slot, &ui) in units.iter().enumerate() {
+        let u = &m.units[ui];
+        let r = unit_rows(m, theta, u);
+        for t in 0..t_len {
+            a[at(t, slot, slot)] = r.diag[t];
+            a[at(t, slot, k)] = r.g[t];
+            a[at(t, k, slot)] = r.g[t];
+            a[at(t, k, k)] += r.parent_diag[t];
+            // To the next interval, or (last) to the terminal row.
+            c[t * q + slot] = if t + 1 < t_len || u.target {
+                r.off[t]
+            } else {
+                0.0
+            };
+        }
+        a[at(t_len, slot, slot)] = if u.target { r.diag[t_len] } else { 1.0 };
+    }
+    a[at(t_len, k, k)] = 1.0;
+    let v = m.feeders[f].0;
+    let mut h = vec![0.0; t_len];
+    for t in 0..t_len {
+        let sum = theta[v + t] + theta[v + t_len + t] + theta[v + 2 * t_len + t];
+        a[at(t, k, k)] += sum + DELTA;
+        h[t] = -sum;
+        root[t * t_len + t] += sum;
+    }
+    // Block LDLᵀ: D_b = A_b − diag(c_{b−1}) D_{b−1}⁻¹ diag(c_{b−1}).
+    let mut dinv = vec![0.0; blocks * q * q];
+    let mut d = vec![0.0; q * q];
+    for b in 0..blocks {
+        d.copy_from_slice(&a[b * q * q..(b + 1) * q * q]);
+        if b > 0 {
+            for i in 0..q {
+                for j in 0..q {
+                    d[i * q + j] -= c[(b - 1) * q + i] * dinv[at(b - 1, i, j)] * c[(b - 1) * q + j];
+                }
+            }
+        }
+        small_inverse(&d, q, &mut dinv[b * q * q..(b + 1) * q * q]);
+    }
+    // Inverse's diagonal blocks from the bottom, and the feeder column of each row of blocks.
+    let mut xdiag = dinv[(blocks - 1) * q * q..].to_vec();
+    let mut next = vec![0.0; q * q];
+    let mut col = vec![0.0; t_len * q]; // col[s] = X_{b,s}[:, k] for s ≥ b
+    let mut tmp = vec![0.0; q];
+    for b in (0..t_len).rev() {
+        // L_{b+1} = diag(c_b) D_b⁻¹; X_bb = D_b⁻¹ + L_{b+1}ᵀ X_{b+1,b+1} L_{b+1}.
+        let lmat: Vec<f64> = (0..q * q)
+            .map(|ij| c[b * q + ij / q] * dinv[b * q * q + ij])
+            .collect();
+        for i in 0..q {
+            for j in 0..q {
+                let mut acc = dinv[at(b, i, j)];
+                for r1 in 0..q {
+                    let l1 = lmat[r1 * q + i];
+                    if l1 == 0.0 {
+                        continue;
+                    }
+                    for r2 in 0..q {
+                        acc += l1 * xdiag[r1 * q + r2] * lmat[r2 * q + j];
+                    }
+                }
+                next[i * q + j] = acc;
+            }
+        }
+        std::mem::swap(&mut xdiag, &mut next);
+        // X_{b,s}[:, k] = −L_{b+1}ᵀ X_{b+1,s}[:, k] = −D_b⁻¹ (c_b ⊙ X_{b+1,s}[:, k]).
+        for s in b + 1..t_len {
+            let v = &mut col[s * q..(s + 1) * q];
+            for a2 in 0..q {
+                tmp[a2] = c[b * q + a2] * v[a2];
+            }
+            for i in 0..q {
+                v[i] = -dot(&dinv[(b * q + i) * q..(b * q + i + 1) * q], &tmp);
+            }
+        }
+        for i in 0..q {
+            col[b * q + i] = xdiag[i * q + k];
+        }
+        // Z[b][s] = X_{b,s}[k, k]: root row b, columns s ≥ b.
+        let hb = h[b];
+        let row = &mut root[b * t_len + b..(b + 1) * t_len];
+        for (s, r) in (b..t_len).zip(row.iter_mut()) {
+            *r -= hb * h[s] * col[s * q + k];
+        }
+    }
+    FeederFactor::Block { units, dinv, c, h }
+}
 
 /// Eliminates feeder `f` and its units: their factors, and the feeder's Schur complement
 /// added into `root` (lower triangle): `root −= H S⁻¹ H = WᵀW` with `W = L⁻¹H`.
-fn feeder_block(m: &Model, theta: &[f64], f: usize, root: &mut [f64]) -> FeederFactors {
+fn feeder_block(
+    m: &Model,
+    theta: &[f64],
+    f: usize,
+    block_up_to: usize,
+    root: &mut [f64],
+) -> FeederFactors {
+    if m.feeder_units[f].len() <= block_up_to {
+        return (Vec::new(), feeder_block_path(m, theta, f, root));
+    }
     let t_len = m.t;
     let mut s = vec![0.0; t_len * t_len];
     let mut h = vec![0.0; t_len];
@@ -632,7 +849,7 @@ fn feeder_block(m: &Model, theta: &[f64], f: usize, root: &mut [f64]) -> FeederF
             );
         }
     }
-    (tris, (s, h))
+    (tris, FeederFactor::Dense { l: s, h })
 }
 
 /// Floating-point operations of an elimination below which it stays on one thread.
@@ -648,15 +865,16 @@ impl Normal {
         } else {
             1
         };
-        Self::factor_on(m, theta, threads)
+        Self::factor_on(m, theta, threads, BLOCK_UP_TO)
     }
 
-    /// Factors with the feeders shared among up to `threads` threads.
-    fn factor_on(m: &Model, theta: &[f64], threads: usize) -> Self {
+    /// Factors with the feeders shared among up to `threads` threads, those with at most
+    /// `block_up_to` units on the block path.
+    fn factor_on(m: &Model, theta: &[f64], threads: usize, block_up_to: usize) -> Self {
         let t_len = m.t;
         let mut root = vec![0.0; t_len * t_len];
         let mut units: Vec<Tri> = vec![Tri::default(); m.units.len()];
-        let mut feeders: Vec<(Vec<f64>, Vec<f64>)> = Vec::with_capacity(m.feeders.len());
+        let mut feeders: Vec<FeederFactor> = Vec::with_capacity(m.feeders.len());
         let threads = threads.clamp(1, m.feeders.len().max(1));
         // Feeders in contiguous chunks of about equal work, one per thread, each with its own
         // root accumulator.
@@ -677,7 +895,7 @@ impl Normal {
         }
         let chunk = |range: std::ops::Range<usize>, root: &mut [f64]| {
             range
-                .map(|f| feeder_block(m, theta, f, root))
+                .map(|f| feeder_block(m, theta, f, block_up_to, root))
                 .collect::<Vec<_>>()
         };
         let results: Vec<(Vec<_>, Vec<f64>)> = std::thread::scope(|scope| {
@@ -757,8 +975,11 @@ impl Normal {
     fn solve(&self, m: &Model, r: &mut [f64]) {
         let t_len = m.t;
         let mut work = vec![0.0; t_len + 1];
-        // Units into their parents.
+        // Units into their parents (those of block-path feeders go with their feeder).
         for (u, tri) in m.units.iter().zip(&self.units) {
+            if tri.dinv.is_empty() {
+                continue;
+            }
             let n = u.rows(t_len);
             work[..n].copy_from_slice(&r[u.row..u.row + n]);
             tri.solve(&mut work[..n]);
@@ -768,15 +989,30 @@ impl Normal {
         }
         // Feeders into the root.
         let mut feeder_rhs: Vec<Vec<f64>> = Vec::with_capacity(m.feeders.len());
-        for (&(_, row), (l, h)) in m.feeders.iter().zip(&self.feeders) {
-            let reduced = r[row..row + t_len].to_vec();
-            let x = &mut work[..t_len];
-            x.copy_from_slice(&reduced);
-            cholesky_solve(l, t_len, x);
-            for t in 0..t_len {
-                r[m.root_row + t] -= h[t] * x[t];
+        for (&(_, row), factor) in m.feeders.iter().zip(&self.feeders) {
+            let h = factor.h();
+            match factor {
+                FeederFactor::Dense { l, .. } => {
+                    let reduced = r[row..row + t_len].to_vec();
+                    let x = &mut work[..t_len];
+                    x.copy_from_slice(&reduced);
+                    cholesky_solve(l, t_len, x);
+                    for t in 0..t_len {
+                        r[m.root_row + t] -= h[t] * x[t];
+                    }
+                    feeder_rhs.push(reduced);
+                }
+                FeederFactor::Block { units, dinv, c, .. } => {
+                    let q = units.len() + 1;
+                    let x = gather(m, units, row, r);
+                    let mut y = x.clone();
+                    block_solve(dinv, c, q, &mut y);
+                    for t in 0..t_len {
+                        r[m.root_row + t] -= h[t] * y[t * q + q - 1];
+                    }
+                    feeder_rhs.push(x);
+                }
             }
-            feeder_rhs.push(reduced);
         }
         // Peak rows into the root rows, the root rows, the peak rows.
         let (rr, rp) = r[m.root_row..m.root_row + 2 * t_len].split_at_mut(t_len);
@@ -791,20 +1027,75 @@ impl Normal {
         }
         self.peak.apply_inverse(rp);
         // Back: feeders, then units.
-        for ((&(_, row), (l, h)), mut rhs) in m.feeders.iter().zip(&self.feeders).zip(feeder_rhs) {
-            for t in 0..t_len {
-                rhs[t] -= h[t] * r[m.root_row + t];
+        for ((&(_, row), factor), mut rhs) in m.feeders.iter().zip(&self.feeders).zip(feeder_rhs) {
+            let h = factor.h();
+            match factor {
+                FeederFactor::Dense { l, .. } => {
+                    for t in 0..t_len {
+                        rhs[t] -= h[t] * r[m.root_row + t];
+                    }
+                    cholesky_solve(l, t_len, &mut rhs);
+                    r[row..row + t_len].copy_from_slice(&rhs);
+                }
+                FeederFactor::Block { units, dinv, c, .. } => {
+                    let q = units.len() + 1;
+                    for t in 0..t_len {
+                        rhs[t * q + q - 1] -= h[t] * r[m.root_row + t];
+                    }
+                    block_solve(dinv, c, q, &mut rhs);
+                    scatter(m, units, row, &rhs, r);
+                }
             }
-            cholesky_solve(l, t_len, &mut rhs);
-            r[row..row + t_len].copy_from_slice(&rhs);
         }
         for (u, tri) in m.units.iter().zip(&self.units) {
+            if tri.dinv.is_empty() {
+                continue;
+            }
             for t in 0..t_len {
                 r[u.row + t] -= tri.g[t] * r[m.parent_row(u.parent, t)];
             }
             let n = u.rows(t_len);
             tri.solve(&mut r[u.row..u.row + n]);
         }
+    }
+}
+
+/// A block-path feeder's rows of `r`, by interval (its units' rows at `t`, then its own),
+/// then the units' terminal rows (0 where a unit has none, and for the feeder's slot).
+fn gather(m: &Model, units: &[usize], row: usize, r: &[f64]) -> Vec<f64> {
+    let t_len = m.t;
+    let q = units.len() + 1;
+    let mut x = vec![0.0; (t_len + 1) * q];
+    for (slot, &ui) in units.iter().enumerate() {
+        let u = &m.units[ui];
+        for t in 0..t_len {
+            x[t * q + slot] = r[u.row + t];
+        }
+        if u.target {
+            x[t_len * q + slot] = r[u.row + t_len];
+        }
+    }
+    for t in 0..t_len {
+        x[t * q + q - 1] = r[row + t];
+    }
+    x
+}
+
+/// The inverse of [`gather`].
+fn scatter(m: &Model, units: &[usize], row: usize, x: &[f64], r: &mut [f64]) {
+    let t_len = m.t;
+    let q = units.len() + 1;
+    for (slot, &ui) in units.iter().enumerate() {
+        let u = &m.units[ui];
+        for t in 0..t_len {
+            r[u.row + t] = x[t * q + slot];
+        }
+        if u.target {
+            r[u.row + t_len] = x[t_len * q + slot];
+        }
+    }
+    for t in 0..t_len {
+        r[row + t] = x[t * q + q - 1];
     }
 }
 
@@ -1178,8 +1469,8 @@ mod tests {
         }
         let r: Vec<f64> = (0..m.m).map(|i| ((i * 31) % 17) as f64 - 8.0).collect();
         // On one thread and with the feeders shared among threads.
-        for threads in [1, 2, 3] {
-            let normal = Normal::factor_on(&m, &theta, threads);
+        for (threads, block_up_to) in [(1, 0), (2, 0), (3, 0), (1, BLOCK_UP_TO), (2, 1)] {
+            let normal = Normal::factor_on(&m, &theta, threads, block_up_to);
             let mut y = r.clone();
             normal.solve(&m, &mut y);
             for a in 0..m.m {
@@ -1187,7 +1478,7 @@ mod tests {
                     (0..m.m).map(|b| dense[a * m.m + b] * y[b]).sum::<f64>() + DELTA * y[a];
                 assert!(
                     (back - r[a]).abs() < 1e-7 * (1.0 + r[a].abs()),
-                    "{threads} threads, row {a}: {back} vs {}",
+                    "{threads} threads, block path up to {block_up_to} units, row {a}: {back} vs {}",
                     r[a]
                 );
             }
