@@ -754,40 +754,41 @@ fn feeder_block_path(m: &Model, theta: &[f64], f: usize, root: &mut [f64]) -> Fe
         }
         small_inverse(&d, q, &mut dinv[b * q * q..(b + 1) * q * q]);
     }
-    // Inverse's diagonal blocks from the bottom, and the feeder column of each row of blocks.
+    // Inverse's diagonal blocks from the bottom, and the feeder column of each row of blocks,
+    // with M_b = −D_b⁻¹ diag(c_b) (so that −L_{b+1}ᵀ = M_b and L_{b+1}ᵀ X L_{b+1} = M_b X M_bᵀ).
     let mut xdiag = dinv[(blocks - 1) * q * q..].to_vec();
-    let mut next = vec![0.0; q * q];
+    let mut mx = vec![0.0; q * q];
+    let mut mb = vec![0.0; q * q];
     let mut col = vec![0.0; t_len * q]; // col[s] = X_{b,s}[:, k] for s ≥ b
     let mut tmp = vec![0.0; q];
     for b in (0..t_len).rev() {
-        // L_{b+1} = diag(c_b) D_b⁻¹; X_bb = D_b⁻¹ + L_{b+1}ᵀ X_{b+1,b+1} L_{b+1}.
-        let lmat: Vec<f64> = (0..q * q)
-            .map(|ij| c[b * q + ij / q] * dinv[b * q * q + ij])
-            .collect();
         for i in 0..q {
             for j in 0..q {
-                let mut acc = dinv[at(b, i, j)];
-                for r1 in 0..q {
-                    let l1 = lmat[r1 * q + i];
-                    if l1 == 0.0 {
-                        continue;
-                    }
-                    for r2 in 0..q {
-                        acc += l1 * xdiag[r1 * q + r2] * lmat[r2 * q + j];
-                    }
-                }
-                next[i * q + j] = acc;
+                mb[i * q + j] = -dinv[at(b, i, j)] * c[b * q + j];
             }
         }
-        std::mem::swap(&mut xdiag, &mut next);
-        // X_{b,s}[:, k] = −L_{b+1}ᵀ X_{b+1,s}[:, k] = −D_b⁻¹ (c_b ⊙ X_{b+1,s}[:, k]).
+        // X_bb = D_b⁻¹ + M_b X_{b+1,b+1} M_bᵀ.
+        for i in 0..q {
+            for j in 0..q {
+                mx[i * q + j] = (0..q).map(|r| mb[i * q + r] * xdiag[r * q + j]).sum();
+            }
+        }
+        for i in 0..q {
+            for j in 0..q {
+                xdiag[i * q + j] =
+                    dinv[at(b, i, j)] + (0..q).map(|r| mx[i * q + r] * mb[j * q + r]).sum::<f64>();
+            }
+        }
+        // X_{b,s}[:, k] = M_b X_{b+1,s}[:, k].
         for s in b + 1..t_len {
             let v = &mut col[s * q..(s + 1) * q];
-            for a2 in 0..q {
-                tmp[a2] = c[b * q + a2] * v[a2];
-            }
-            for i in 0..q {
-                v[i] = -dot(&dinv[(b * q + i) * q..(b * q + i + 1) * q], &tmp);
+            tmp.copy_from_slice(v);
+            for (i, vi) in v.iter_mut().enumerate() {
+                *vi = mb[i * q..(i + 1) * q]
+                    .iter()
+                    .zip(&tmp)
+                    .map(|(m, x)| m * x)
+                    .sum();
             }
         }
         for i in 0..q {
