@@ -668,6 +668,26 @@ fn small_inverse(a: &[f64], q: usize, out: &mut [f64]) {
     }
 }
 
+/// `v ← M v` for every `Q`-vector `v` of `col` (`M` is `Q × Q`, row-major): sizes known at
+/// compile time, so the products unroll.
+fn propagate<const Q: usize>(mb: &[f64], col: &mut [f64]) {
+    let mut m = [[0.0; Q]; Q];
+    for (i, row) in m.iter_mut().enumerate() {
+        row.copy_from_slice(&mb[i * Q..(i + 1) * Q]);
+    }
+    for v in col.chunks_exact_mut(Q) {
+        let mut x = [0.0; Q];
+        x.copy_from_slice(v);
+        for (vi, row) in v.iter_mut().zip(&m) {
+            let mut acc = 0.0;
+            for (a, b) in row.iter().zip(&x) {
+                acc += a * b;
+            }
+            *vi = acc;
+        }
+    }
+}
+
 /// Solves the block path's system in place: `x` holds `T + 1` blocks of `q`.
 fn block_solve(dinv: &[f64], c: &[f64], q: usize, x: &mut [f64]) {
     let blocks = x.len() / q;
@@ -780,15 +800,19 @@ fn feeder_block_path(m: &Model, theta: &[f64], f: usize, root: &mut [f64]) -> Fe
             }
         }
         // X_{b,s}[:, k] = M_b X_{b+1,s}[:, k].
-        for s in b + 1..t_len {
-            let v = &mut col[s * q..(s + 1) * q];
-            tmp.copy_from_slice(v);
-            for (i, vi) in v.iter_mut().enumerate() {
-                *vi = mb[i * q..(i + 1) * q]
-                    .iter()
-                    .zip(&tmp)
-                    .map(|(m, x)| m * x)
-                    .sum();
+        let tail = &mut col[(b + 1) * q..];
+        match q {
+            2 => propagate::<2>(&mb, tail),
+            3 => propagate::<3>(&mb, tail),
+            4 => propagate::<4>(&mb, tail),
+            5 => propagate::<5>(&mb, tail),
+            _ => {
+                for v in tail.chunks_exact_mut(q) {
+                    tmp.copy_from_slice(v);
+                    for (i, vi) in v.iter_mut().enumerate() {
+                        *vi = dot(&mb[i * q..(i + 1) * q], &tmp);
+                    }
+                }
             }
         }
         for i in 0..q {
