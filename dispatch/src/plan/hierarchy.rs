@@ -444,6 +444,26 @@ fn classes<'a>(
     out
 }
 
+/// Whether the budget gives some feeder a finer class resolution than the coarse pass's.
+fn finer_than_coarse(p: &DispatchProblem, budget: usize, min_classes: usize) -> bool {
+    let feeders = p.site_feeders();
+    let mut groups: BTreeMap<Option<usize>, (usize, bool, bool)> = BTreeMap::new();
+    for (s, b) in p.batteries() {
+        let g = groups.entry(feeders[s]).or_default();
+        g.0 += 1;
+        g.1 |= b.soc_final.is_some();
+        g.2 |= b.soc_final.is_none();
+    }
+    let per_group = budget / groups.len().max(1);
+    groups.values().any(|&(n, terminal, free)| {
+        resolution(
+            per_group.min(min_classes.max(n / BATTERIES_PER_CLASS)),
+            terminal,
+            free,
+        ) != (1, 1)
+    })
+}
+
 /// Plans `p` hierarchically.
 pub fn solve(p: &DispatchProblem, solver: &dyn LpSolver) -> Result<Plan, PlanError> {
     solve_with_budget(p, solver, UNIT_BUDGET)
@@ -502,6 +522,12 @@ pub fn solve_with(
     // class's moves of the first, which moves (almost) no energy between members.
     let (first, moves) = pass(&BTreeMap::new(), 1)?;
     if moves.is_empty() {
+        return Ok(first);
+    }
+    // A second pass at the coarse resolution (many feeders for the budget) only re-times the
+    // references, which loses more than it gains (100,000 batteries on 500 feeders: 653,235 €
+    // against the first pass's 134,358 €): it runs only where some feeder gets finer classes.
+    if !finer_than_coarse(p, budget, min_classes) {
         return Ok(first);
     }
     let (second, _) = pass(&moves, budget)?;
