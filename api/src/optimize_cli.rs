@@ -56,6 +56,10 @@ pub struct OptimizeArgs {
     /// LP solver of the hierarchical mode.
     #[arg(long, value_enum, default_value = "structured")]
     pub solver: SolverChoice,
+    /// Virtual batteries the hierarchical mode may use in all (finer classes: closer to the
+    /// optimum, slower).
+    #[arg(long, default_value_t = plan::hierarchy::UNIT_BUDGET)]
+    pub unit_budget: usize,
 }
 
 /// Reads and validates a problem file; a malformed file names the field.
@@ -70,12 +74,20 @@ pub fn read_problem(path: &std::path::Path) -> anyhow::Result<DispatchProblem> {
     Ok(problem)
 }
 
-/// Plans `problem` in `mode` (not `Both`), timing the solve.
-pub fn solve(problem: &DispatchProblem, mode: Mode, solver: SolverChoice) -> anyhow::Result<Plan> {
+/// Plans `problem` in `mode` (not `Both`) with `budget` virtual batteries at most, timing the
+/// solve.
+pub fn solve(
+    problem: &DispatchProblem,
+    mode: Mode,
+    solver: SolverChoice,
+    budget: usize,
+) -> anyhow::Result<Plan> {
     let t0 = Instant::now();
     let mut plan = match mode {
         Mode::Monolithic => plan::monolithic(problem, &Clarabel)?,
-        Mode::Hierarchical | Mode::Both => plan::hierarchy::solve(problem, solver.solver())?,
+        Mode::Hierarchical | Mode::Both => {
+            plan::hierarchy::solve_with_budget(problem, solver.solver(), budget.max(1))?
+        }
     };
     plan.solve_seconds = t0.elapsed().as_secs_f64();
     Ok(plan)
@@ -93,10 +105,10 @@ pub fn optimize(args: &OptimizeArgs) -> anyhow::Result<()> {
     let problem = read_problem(&args.problem)?;
     let plans: Vec<Plan> = match args.mode {
         Mode::Both => vec![
-            solve(&problem, Mode::Monolithic, args.solver)?,
-            solve(&problem, Mode::Hierarchical, args.solver)?,
+            solve(&problem, Mode::Monolithic, args.solver, args.unit_budget)?,
+            solve(&problem, Mode::Hierarchical, args.solver, args.unit_budget)?,
         ],
-        m => vec![solve(&problem, m, args.solver)?],
+        m => vec![solve(&problem, m, args.solver, args.unit_budget)?],
     };
     for p in &plans {
         println!("{}", summary(p));
@@ -133,6 +145,9 @@ pub struct BenchDispatchArgs {
     /// LP solver of the hierarchical mode.
     #[arg(long, value_enum, default_value = "structured")]
     pub solver: SolverChoice,
+    /// Virtual batteries the hierarchical mode may use in all.
+    #[arg(long, default_value_t = plan::hierarchy::UNIT_BUDGET)]
+    pub unit_budget: usize,
 }
 
 /// Peak resident memory of this process so far, MiB (Linux; `None` elsewhere).
@@ -157,7 +172,7 @@ pub fn bench_dispatch(args: &BenchDispatchArgs) -> anyhow::Result<()> {
             let path = dir.join(format!("problem-{n}.json"));
             std::fs::write(&path, serde_json::to_string(&problem)?)?;
         }
-        let hier = solve(&problem, Mode::Hierarchical, args.solver)?;
+        let hier = solve(&problem, Mode::Hierarchical, args.solver, args.unit_budget)?;
         let violations = plan::verify(&problem, &hier.batteries).len();
         let mut line = format!(
             "batteries {n:>7}  sites {:>6}  feeders {:>4}  hierarchical {:.3} s  objective {:.2} EUR  peak {:.1} kW  penalties {:.2} EUR  violations {violations}  generate {generated:.3} s",
@@ -169,7 +184,7 @@ pub fn bench_dispatch(args: &BenchDispatchArgs) -> anyhow::Result<()> {
             hier.penalty_eur,
         );
         if n <= args.monolithic_up_to {
-            let mono = solve(&problem, Mode::Monolithic, args.solver)?;
+            let mono = solve(&problem, Mode::Monolithic, args.solver, args.unit_budget)?;
             let gap = (hier.objective_eur - mono.objective_eur) / mono.objective_eur.abs();
             line += &format!(
                 "  monolithic {:.3} s  objective {:.2} EUR  gap {:.3} %",

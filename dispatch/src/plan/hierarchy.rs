@@ -53,7 +53,7 @@ use super::{Plan, PlanError, Schedule, finish, network, repaired};
 
 /// Virtual batteries the LP may have in all: the classes per feeder shrink as feeders grow in
 /// number, so that the LP stays small.
-const UNIT_BUDGET: usize = 600;
+pub const UNIT_BUDGET: usize = 600;
 
 /// Batteries per class a feeder's resolution aims at.
 const BATTERIES_PER_CLASS: usize = 5;
