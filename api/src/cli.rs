@@ -167,8 +167,20 @@ struct RunArgs {
     /// Days of metered history the load and PV forecasts are fitted on.
     #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(2..=365))]
     forecast_window_days: u32,
+    /// Share of the site peak charge billed on the period's peak (each site's highest metered
+    /// interval since start): importing up to it again costs only the rest. 0: every horizon
+    /// billed on its own peak.
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    site_peak_period_share: f64,
     #[command(flatten)]
     fleet: FleetArgs,
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a share in [0, 1]")),
+    }
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {
@@ -340,6 +352,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                     window_days: args.forecast_window_days as usize,
                 }
             },
+            site_peak_period_share: args.site_peak_period_share,
             ..Default::default()
         };
         Some(crate::dispatch_service::DispatchService::new(

@@ -52,6 +52,9 @@ pub struct DispatchConfig {
     pub peak_charge: f64,
     /// Peak charge on each site's import, €/kW.
     pub site_peak_charge: f64,
+    /// Share of it billed on the billing period's peak (the highest metered interval import
+    /// since the service started): importing up to that peak again costs only the rest.
+    pub site_peak_period_share: f64,
     /// How often the loop looks at the clock and the events, real time.
     pub tick: Duration,
     /// What the plans know of the sites' future load and PV.
@@ -78,6 +81,10 @@ impl Default for DispatchConfig {
             peak_charge: 2.0,
             // Peak shaving first: a site's peak costs more than a day's arbitrage earns.
             site_peak_charge: 10.0,
+            // Every horizon billed on its own peak (see the closing note of issue 6: at 1 the
+            // loop's site 0 and feeder peaks fall to 3.5 kW, but the other sites import up to
+            // their earlier peaks, above the threshold rule's).
+            site_peak_period_share: 0.0,
             tick: Duration::from_millis(50),
             foresight: Foresight::Forecast { window_days: 28 },
         }
@@ -117,6 +124,17 @@ pub struct DispatchService {
     config: DispatchConfig,
     state: Mutex<State>,
     meters: Mutex<Meters>,
+    peaks: Mutex<Peaks>,
+}
+
+/// Each site's highest metered interval import since the service started (the billing period
+/// here): the site peak charge applies above it only, so the plan may import up to it for free
+/// (to charge before a peak, say) instead of treating every horizon as a fresh bill.
+#[derive(Debug, Default)]
+struct Peaks {
+    /// Intervals before this one are counted (the first is the first whole one).
+    until: Option<DateTime<Utc>>,
+    kw: BTreeMap<NodePath, f64>,
 }
 
 /// The sites' metered past and the forecasts made from it.
@@ -206,7 +224,43 @@ impl DispatchService {
             }),
             config,
             state: Mutex::new(State::default()),
+            peaks: Mutex::new(Peaks::default()),
         })
+    }
+
+    /// Updates and returns [`Peaks`] up to the interval that starts at `start`: a site's import
+    /// over an ended interval is its metered net load less its batteries' mean power (from the
+    /// twins' history).
+    fn peaks_so_far(
+        &self,
+        start: DateTime<Utc>,
+        assets: &BTreeMap<AssetPath, f64>,
+    ) -> BTreeMap<NodePath, f64> {
+        let step = self.config.step;
+        let mut peaks = self
+            .peaks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut t = *peaks.until.get_or_insert(start);
+        while t + step <= start {
+            for b in &self.sites {
+                let (load, pv) = self.scenario.load_pv_horizon(t, step, 1, b.first, b.homes);
+                let mut import = load[0] - pv[0];
+                for asset in assets.keys().filter(|a| a.ancestor(Level::Site) == b.node) {
+                    let Ok(h) = self.twins.history(&asset.node(), t, t + step, step) else {
+                        continue;
+                    };
+                    if let Some(bucket) = h.series.get("power_kw").and_then(|v| v.first()) {
+                        import -= bucket.mean;
+                    }
+                }
+                let peak = peaks.kw.entry(b.node.clone()).or_insert(import);
+                *peak = peak.max(import);
+            }
+            t += step;
+        }
+        peaks.until = Some(t);
+        peaks.kw.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -507,6 +561,7 @@ impl DispatchService {
         let steps = self.config.horizon_steps;
         let site_load = self.site_load(now, start, steps)?;
         let prices = self.scenario.price_horizon(start, self.config.step, steps);
+        let peaks = self.peaks_so_far(start, &power);
         let situation = Situation {
             now,
             step: self.config.step,
@@ -518,7 +573,9 @@ impl DispatchService {
             export_price: &prices.1,
             peak_charge: self.config.peak_charge,
             site_peak_charge: self.config.site_peak_charge,
+            site_peak_period_share: self.config.site_peak_period_share,
             peak_targets: &targets,
+            site_peak_so_far: &peaks,
         };
         let plan = dispatcher::step(&situation, &Structured)?;
         // Each site's cap: the highest import its plan allows over the horizon.

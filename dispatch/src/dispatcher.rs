@@ -70,8 +70,14 @@ pub struct Situation<'a> {
     pub peak_charge: f64,
     /// Peak charge on each site's import, €/kW.
     pub site_peak_charge: f64,
+    /// Share of it billed on the billing period's peak (above [`Self::site_peak_so_far`]); the
+    /// rest on each horizon's own peak.
+    pub site_peak_period_share: f64,
     /// Import caps per node, kW.
     pub peak_targets: &'a BTreeMap<NodePath, f64>,
+    /// Each site's highest metered import in the billing period so far, kW: the site peak
+    /// charge applies above it only.
+    pub site_peak_so_far: &'a BTreeMap<NodePath, f64>,
 }
 
 /// One setpoint of the current interval.
@@ -178,6 +184,7 @@ pub fn problem(s: &Situation<'_>) -> Result<DispatchProblem, DispatchError> {
                         net_load_kw: load[..t_len].to_vec(),
                         import_limit_kw: s.peak_targets.get(node).copied(),
                         export_limit_kw: None,
+                        peak_so_far_kw: s.site_peak_so_far.get(node).copied(),
                         batteries: vec![],
                     },
                 );
@@ -242,6 +249,7 @@ pub fn problem(s: &Situation<'_>) -> Result<DispatchProblem, DispatchError> {
         export_price_eur_per_kwh: export,
         peak_charge_eur_per_kw: s.peak_charge,
         site_peak_charge_eur_per_kw: s.site_peak_charge,
+        site_peak_period_share: Some(s.site_peak_period_share),
         wear_cost_eur_per_kwh: 0.005,
         slack_price_eur_per_kwh: None,
         // Energy left at the end is worth twice the dearest import: grid limits win over it.
@@ -340,9 +348,13 @@ mod tests {
             export_price: prices,
             peak_charge: 0.0,
             site_peak_charge: 0.0,
+            site_peak_period_share: 1.0,
             peak_targets: targets,
+            site_peak_so_far: &NO_PEAKS,
         }
     }
+
+    static NO_PEAKS: BTreeMap<NodePath, f64> = BTreeMap::new();
 
     #[test]
     fn a_feeder_target_is_met_by_discharging_within_ratings_and_a_lost_battery_is_covered() {

@@ -100,6 +100,7 @@ pub fn fleet_with(batteries: usize, seed: u64, per_feeder: usize) -> DispatchPro
             net_load_kw,
             import_limit_kw: None,
             export_limit_kw: None,
+            peak_so_far_kw: None,
             batteries: site_batteries,
         });
         count += n;
@@ -134,6 +135,7 @@ pub fn fleet_with(batteries: usize, seed: u64, per_feeder: usize) -> DispatchPro
         export_price_eur_per_kwh: day_ahead,
         peak_charge_eur_per_kw: 0.2,
         site_peak_charge_eur_per_kw: 0.0,
+        site_peak_period_share: None,
         wear_cost_eur_per_kwh: 0.01,
         slack_price_eur_per_kwh: None,
         terminal_price_eur_per_kwh: None,

@@ -205,7 +205,9 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
     let mut slacks = Vec::new();
     for (s, site) in net.sites.iter().enumerate() {
         if net.site_peak_charge > 0.0 {
-            constant += net.site_peak_charge * site.net_load.iter().fold(0.0_f64, |m, x| m.max(*x));
+            let peak = site.net_load.iter().fold(0.0_f64, |m, x| m.max(*x));
+            constant += net.site_peak_charge
+                * super::site_peak_factor(peak, site.peak_so_far, net.site_peak_period_share);
         }
         for (t, &x) in site.net_load.iter().enumerate() {
             if let Some(lim) = site.import_limit
@@ -1451,6 +1453,7 @@ mod tests {
                 .collect(),
             import_limit: None,
             export_limit: None,
+            peak_so_far: None,
         };
         let net = Network {
             steps: t_len,
@@ -1458,13 +1461,22 @@ mod tests {
             import_price: (0..t_len).map(|t| 0.2 + 0.05 * (t % 3) as f64).collect(),
             export_price: vec![0.05; t_len],
             peak_charge: 0.8,
-            site_peak_charge: 0.0,
+            // Sites carry no unit: their peak charges are constants (one with a peak so far).
+            site_peak_charge: 0.7,
+            site_peak_period_share: 0.5,
             wear: 0.01,
             slack_price: 5.0,
             terminal_price: 0.6,
             root_limits: (Some(9.0), None),
             feeders: vec![(Some(2.0), Some(1.0)), (Some(1.5), None)],
-            sites: vec![site(Some(0), 2.0), site(Some(1), 1.0), site(None, 0.5)],
+            sites: vec![
+                site(Some(0), 2.0),
+                super::super::lp::NetSite {
+                    peak_so_far: Some(6.0),
+                    ..site(Some(1), 1.0)
+                },
+                site(None, 0.5),
+            ],
         };
         (net, units)
     }

@@ -186,6 +186,8 @@ pub struct NetSite {
     pub import_limit: Option<f64>,
     /// Export limit, kW.
     pub export_limit: Option<f64>,
+    /// The peak already billed, kW: the site peak charge applies above it.
+    pub peak_so_far: Option<f64>,
 }
 
 /// The network the units sit on, with prices.
@@ -203,6 +205,9 @@ pub struct Network {
     pub peak_charge: f64,
     /// Peak charge per site, €/kW.
     pub site_peak_charge: f64,
+    /// Share of it billed above a site's peak so far (where given); the rest on the horizon's
+    /// own peak.
+    pub site_peak_period_share: f64,
     /// Wear cost, €/kWh of grid-side throughput.
     pub wear: f64,
     /// Slack price, € per kWh of violation.
@@ -351,16 +356,33 @@ pub fn solve(net: &Network, units: &[Unit], solver: &dyn LpSolver) -> Result<LpP
     // Sites: limits, then into their feeder or the root.
     let mut site_peaks = Vec::new();
     for (s, site) in net.sites.iter().enumerate() {
-        let site_peak = (net.site_peak_charge > 0.0).then(|| {
-            let p = b.vars.add(variable().min(0.0));
-            b.objective += p * net.site_peak_charge;
-            site_peaks.push(p);
-            p
-        });
+        // The site peak charge: on the horizon's peak, or split between the billing period's
+        // (above the peak so far) and the horizon's.
+        let tiers: Vec<(f64, f64)> = match site.peak_so_far {
+            _ if net.site_peak_charge <= 0.0 => vec![],
+            None => vec![(0.0, net.site_peak_charge)],
+            Some(floor) => {
+                let share = net.site_peak_period_share.clamp(0.0, 1.0);
+                vec![
+                    (floor.max(0.0), net.site_peak_charge * share),
+                    (0.0, net.site_peak_charge * (1.0 - share)),
+                ]
+            }
+        };
+        let peaks: Vec<Variable> = tiers
+            .iter()
+            .filter(|(_, cost)| *cost > 0.0)
+            .map(|&(floor, cost)| {
+                let p = b.vars.add(variable().min(floor));
+                b.objective += p * cost;
+                site_peaks.push(p);
+                p
+            })
+            .collect();
         for t in 0..t_len {
             let flow = std::mem::take(&mut site_flow[s][t]);
-            if let Some(peak) = site_peak {
-                constraints.push(constraint!(peak >= flow.clone()));
+            for peak in &peaks {
+                constraints.push(constraint!(*peak >= flow.clone()));
             }
             if let Some(lim) = site.import_limit {
                 let sl = b.soft(format!("site {s} import"), t, slack_cost);

@@ -120,6 +120,22 @@ pub fn soc_path(b: &Battery, charge: &[f64], discharge: &[f64], dt: f64) -> Vec<
 }
 
 /// Every broken battery limit of `schedules` (power ratings, state-of-charge bounds). Energy
+/// The kW a site's peak charge is billed on, given its peak over the horizon (≥ 0), its peak so
+/// far in the billing period, if known, and the share billed on the period's peak: all of it on
+/// the horizon's peak without a peak so far, else `share` on `max(peak so far, peak)` and the
+/// rest on the horizon's peak.
+#[must_use]
+pub fn site_peak_factor(peak: f64, peak_so_far: Option<f64>, share: f64) -> f64 {
+    let peak = peak.max(0.0);
+    match peak_so_far {
+        None => peak,
+        Some(floor) => {
+            let share = share.clamp(0.0, 1.0);
+            share * peak.max(floor.max(0.0)) + (1.0 - share) * peak
+        }
+    }
+}
+
 /// balance holds by construction: the state of charge is recomputed from the powers.
 #[must_use]
 pub fn verify(p: &DispatchProblem, schedules: &BTreeMap<String, Schedule>) -> Vec<Violation> {
@@ -244,7 +260,12 @@ pub fn evaluate(
     }
     let mut site_peaks = 0.0;
     for (flow, s) in site.iter().zip(&p.sites) {
-        site_peaks += flow.iter().copied().fold(0.0, f64::max);
+        let peak = flow.iter().copied().fold(0.0, f64::max);
+        site_peaks += site_peak_factor(
+            peak,
+            s.peak_so_far_kw,
+            p.site_peak_period_share.unwrap_or(1.0),
+        );
         let name = format!("site {}", s.id);
         limits(
             &mut slacks,
@@ -343,6 +364,7 @@ fn network(p: &DispatchProblem) -> Network {
         export_price: p.export_price_eur_per_kwh.clone(),
         peak_charge: p.peak_charge_eur_per_kw,
         site_peak_charge: p.site_peak_charge_eur_per_kw,
+        site_peak_period_share: p.site_peak_period_share.unwrap_or(1.0),
         wear: p.wear_cost_eur_per_kwh,
         slack_price: p.slack_price(),
         terminal_price: p.terminal_price(),
@@ -361,6 +383,7 @@ fn network(p: &DispatchProblem) -> Network {
                 net_load: s.net_load_kw.clone(),
                 import_limit: s.import_limit_kw,
                 export_limit: s.export_limit_kw,
+                peak_so_far: s.peak_so_far_kw,
             })
             .collect(),
     }
@@ -464,6 +487,67 @@ mod tests {
     use super::lp::Clarabel;
     use super::problem::{Feeder, Site};
     use super::*;
+
+    /// A billing period's peak: below the peak so far only the horizon's share of the site
+    /// peak charge applies, so a plan may import more there; the LP's objective and `evaluate`
+    /// agree, and a peak so far changes nothing with a zero period share.
+    #[test]
+    fn import_up_to_the_peak_so_far_costs_only_the_horizon_share() {
+        // One site, flat 1 kW load, a 10 kWh battery that must end full: it charges from the
+        // grid, raising the site's import above 1 kW.
+        let mut p = problem(vec![1.0; 8], vec![0.2; 8]);
+        p.site_peak_charge_eur_per_kw = 10.0;
+        p.sites[0].batteries[0].soc_initial = 0.2;
+        p.sites[0].batteries[0].soc_final = Some(0.9);
+        let base = monolithic(&p, &Clarabel).unwrap();
+        p.sites[0].peak_so_far_kw = Some(5.0);
+        p.site_peak_period_share = Some(0.0);
+        let no_share = monolithic(&p, &Clarabel).unwrap();
+        assert!((no_share.objective_eur - base.objective_eur).abs() < 1e-6);
+        p.site_peak_period_share = Some(1.0);
+        let period = monolithic(&p, &Clarabel).unwrap();
+        // All of the charge on a 5 kW period peak: 50 € whatever the plan does below it.
+        assert!(
+            period.peak_charge_eur >= 50.0 - 1e-6,
+            "{}",
+            period.peak_charge_eur
+        );
+        // Without the horizon's charge the plan charges faster (a higher site peak).
+        let peak = |pl: &Plan| {
+            (0..8)
+                .map(|t| {
+                    1.0 + pl
+                        .batteries
+                        .values()
+                        .map(|s| s.charge_kw[t] - s.discharge_kw[t])
+                        .sum::<f64>()
+                })
+                .fold(0.0, f64::max)
+        };
+        assert!(
+            peak(&period) > peak(&base) + 0.1,
+            "{} vs {}",
+            peak(&period),
+            peak(&base)
+        );
+        assert!(peak(&period) <= 5.0 + 1e-6);
+        // Half and half: the objective is the same formula as the LP's.
+        p.site_peak_period_share = Some(0.5);
+        let half = monolithic(&p, &Clarabel).unwrap();
+        let units: Vec<Unit> = p
+            .batteries()
+            .map(|(s, b)| battery_unit(b, s, p.horizon_steps))
+            .collect();
+        let lp = lp::solve(&network(&p), &units, &Clarabel).unwrap();
+        assert!(
+            (half.objective_eur - lp.objective).abs() < 1e-4,
+            "{} vs {}",
+            half.objective_eur,
+            lp.objective
+        );
+        p.site_peak_period_share = Some(1.5);
+        assert!(p.validate().is_err());
+    }
     use proptest::prelude::*;
 
     fn battery(id: &str) -> Battery {
@@ -488,6 +572,7 @@ mod tests {
             import_price_eur_per_kwh: prices,
             peak_charge_eur_per_kw: 0.0,
             site_peak_charge_eur_per_kw: 0.0,
+            site_peak_period_share: None,
             wear_cost_eur_per_kwh: 0.0,
             slack_price_eur_per_kwh: None,
             terminal_price_eur_per_kwh: None,
@@ -500,6 +585,7 @@ mod tests {
                 net_load_kw: net_load,
                 import_limit_kw: None,
                 export_limit_kw: None,
+                peak_so_far_kw: None,
                 batteries: vec![battery("b")],
             }],
         }

@@ -25,6 +25,11 @@ pub struct DispatchProblem {
     /// €/kW.
     #[serde(default)]
     pub site_peak_charge_eur_per_kw: f64,
+    /// Where a site gives `peak_so_far_kw`: the share of the site peak charge billed on the
+    /// billing period's peak (only import above the peak so far pays it); the rest stays on the
+    /// horizon's own peak. In [0, 1]; 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_peak_period_share: Option<f64>,
     /// Wear cost per kWh of battery throughput (grid side, charge plus discharge), €/kWh.
     #[serde(default)]
     pub wear_cost_eur_per_kwh: f64,
@@ -78,6 +83,10 @@ pub struct Site {
     /// Site export limit, kW (soft).
     #[serde(default)]
     pub export_limit_kw: Option<f64>,
+    /// The highest import already billed in the period, kW: the site peak charge applies to
+    /// the import above it only (a demand charge bills the period's peak once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_so_far_kw: Option<f64>,
     /// Batteries behind the connection point.
     #[serde(default)]
     pub batteries: Vec<Battery>,
@@ -268,6 +277,11 @@ impl DispatchProblem {
         {
             return Err(err("site_peak_charge_eur_per_kw", "must be a number ≥ 0"));
         }
+        if let Some(share) = self.site_peak_period_share
+            && !(0.0..=1.0).contains(&share)
+        {
+            return Err(err("site_peak_period_share", "must be in [0, 1]"));
+        }
         if !(self.wear_cost_eur_per_kwh.is_finite() && self.wear_cost_eur_per_kwh >= 0.0) {
             return Err(err("wear_cost_eur_per_kwh", "must be a number ≥ 0"));
         }
@@ -310,6 +324,7 @@ impl DispatchProblem {
             series(&format!("{at}.net_load_kw"), &site.net_load_kw, t)?;
             limit(&format!("{at}.import_limit_kw"), site.import_limit_kw)?;
             limit(&format!("{at}.export_limit_kw"), site.export_limit_kw)?;
+            limit(&format!("{at}.peak_so_far_kw"), site.peak_so_far_kw)?;
             for (k, b) in site.batteries.iter().enumerate() {
                 let at = format!("{at}.batteries[{k}]");
                 if !ids.insert(b.id.as_str()) {
