@@ -12,7 +12,7 @@
 //! its measured power, until the next interval; one that stopped answering counts at zero once
 //! its last setpoint has reverted.
 //!
-//! Each setpoint carries its site's planned peak import as a cap: where the site has a meter,
+//! Each setpoint carries its site's planned import for the interval as a cap: where the site has a meter,
 //! the gateway's site guard discharges more than planned while the import is over it (load
 //! the forecast missed). A site under its guard is not taken for one whose batteries do not
 //! follow.
@@ -128,8 +128,8 @@ pub struct DispatchService {
 }
 
 /// Each site's highest metered interval import since the service started (the billing period
-/// here): the site peak charge applies above it only, so the plan may import up to it for free
-/// (to charge before a peak, say) instead of treating every horizon as a fresh bill.
+/// here): the period's share of the site peak charge applies above it only, so importing up to
+/// it again (to charge before a peak, say) costs only the horizon's share.
 #[derive(Debug, Default)]
 struct Peaks {
     /// Intervals before this one are counted (the first is the first whole one).
@@ -241,12 +241,19 @@ impl DispatchService {
             .peaks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut by_site: BTreeMap<NodePath, Vec<&AssetPath>> = BTreeMap::new();
+        for asset in assets.keys() {
+            by_site
+                .entry(asset.ancestor(Level::Site))
+                .or_default()
+                .push(asset);
+        }
         let mut t = *peaks.until.get_or_insert(start);
         while t + step <= start {
             for b in &self.sites {
                 let (load, pv) = self.scenario.load_pv_horizon(t, step, 1, b.first, b.homes);
                 let mut import = load[0] - pv[0];
-                for asset in assets.keys().filter(|a| a.ancestor(Level::Site) == b.node) {
+                for asset in by_site.get(&b.node).into_iter().flatten() {
                     let Ok(h) = self.twins.history(&asset.node(), t, t + step, step) else {
                         continue;
                     };
@@ -578,7 +585,10 @@ impl DispatchService {
             site_peak_so_far: &peaks,
         };
         let plan = dispatcher::step(&situation, &Structured)?;
-        // Each site's cap: the highest import its plan allows over the horizon.
+        // Each site's cap: the import its plan gives this interval (load the forecast missed is
+        // the guard's to cover, within its rationing; a cap at the horizon's highest planned
+        // import let an unforecast evening step through at a level the plan meant for the
+        // night's charging).
         let setpoints = plan
             .setpoints
             .iter()
@@ -587,7 +597,7 @@ impl DispatchService {
                 let cap = plan
                     .site_import_kw
                     .get(&site.to_string())
-                    .and_then(|v| v.iter().copied().reduce(f64::max))
+                    .and_then(|v| v.first().copied())
                     .map(|kw| kw.max(0.0));
                 (s.asset.clone(), s.power_kw, cap)
             })
