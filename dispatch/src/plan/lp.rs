@@ -186,7 +186,7 @@ pub struct NetSite {
     pub import_limit: Option<f64>,
     /// Export limit, kW.
     pub export_limit: Option<f64>,
-    /// The peak already billed, kW: the site peak charge applies above it.
+    /// The peak already billed, kW: the period share of the site peak charge applies above it.
     pub peak_so_far: Option<f64>,
 }
 
