@@ -205,6 +205,12 @@ impl GatewayConfig {
                     f.site
                 )));
             }
+            if !(f.guard_endurance_h.is_finite() && f.guard_endurance_h >= 0.0) {
+                return Err(GatewayError::Config(format!(
+                    "guard_endurance_h of {} must be a number of hours ≥ 0",
+                    f.site
+                )));
+            }
         }
         if self.poll_interval_ms == 0 || self.request_timeout_ms == 0 {
             return Err(GatewayError::Config(
@@ -1239,5 +1245,13 @@ mod tests {
                 .to_string()
                 .contains("invalid path token")
         );
+        let endurance = |h: &str| {
+            GatewayConfig::parse(&format!(
+                r#"{{"devices":[{{"asset":"r/s/f/x/b","host":"127.0.0.1","port":1,"unit_id":1}}],"fallback":[{{"site":"r/s/f/x","import_limit_kw":5,"guard_endurance_h":{h}}}]}}"#
+            ))
+        };
+        assert!((endurance("0.5").unwrap().fallback[0].guard_endurance_h - 0.5).abs() < 1e-12);
+        let err = endurance("-1").unwrap_err().to_string();
+        assert!(err.contains("guard_endurance_h"), "{err}");
     }
 }
