@@ -586,9 +586,8 @@ impl DispatchService {
         };
         let plan = dispatcher::step(&situation, &Structured)?;
         // Each site's cap: the import its plan gives this interval (load the forecast missed is
-        // the guard's to cover, within its rationing; a cap at the horizon's highest planned
-        // import let an unforecast evening step through at a level the plan meant for the
-        // night's charging).
+        // the guard's to cover, within its rationing), not the horizon's highest planned import,
+        // which may be meant for charging hours away.
         let setpoints = plan
             .setpoints
             .iter()
