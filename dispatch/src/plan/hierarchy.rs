@@ -389,22 +389,11 @@ fn classes<'a>(
 ) -> Vec<(ClassId, Class<'a>)> {
     let t_len = p.horizon_steps;
     let dt = p.dt_hours();
-    let feeders = p.site_feeders();
-    // Per feeder (None: on the root), the batteries.
-    let mut groups: BTreeMap<Option<usize>, Vec<&Battery>> = BTreeMap::new();
-    for (s, b) in p.batteries() {
-        groups.entry(feeders[s]).or_default().push(b);
-    }
+    let groups = feeder_groups(p);
     let per_group = budget / groups.len().max(1);
     let mut out = Vec::new();
     for (feeder, batteries) in groups {
-        // Finer where a feeder has many batteries (about five per class), within its share
-        // of the budget; at least the 3 × 3 resolution where the budget allows.
-        let (eff_classes, soc_classes) = resolution(
-            per_group.min(min_classes.max(batteries.len() / BATTERIES_PER_CLASS)),
-            batteries.iter().any(|b| b.soc_final.is_some()),
-            batteries.iter().any(|b| b.soc_final.is_none()),
-        );
+        let (eff_classes, soc_classes) = group_resolution(&batteries, per_group, min_classes);
         let attach = feeder.map_or(Attach::Root, Attach::Feeder);
         let mut effs: Vec<f64> = batteries
             .iter()
@@ -450,22 +439,35 @@ fn classes<'a>(
 
 /// Whether the budget gives some feeder a finer class resolution than the coarse pass's.
 fn finer_than_coarse(p: &DispatchProblem, budget: usize, min_classes: usize) -> bool {
-    let feeders = p.site_feeders();
-    let mut groups: BTreeMap<Option<usize>, (usize, bool, bool)> = BTreeMap::new();
-    for (s, b) in p.batteries() {
-        let g = groups.entry(feeders[s]).or_default();
-        g.0 += 1;
-        g.1 |= b.soc_final.is_some();
-        g.2 |= b.soc_final.is_none();
-    }
+    let groups = feeder_groups(p);
     let per_group = budget / groups.len().max(1);
-    groups.values().any(|&(n, terminal, free)| {
-        resolution(
-            per_group.min(min_classes.max(n / BATTERIES_PER_CLASS)),
-            terminal,
-            free,
-        ) != (1, 1)
-    })
+    groups
+        .values()
+        .any(|batteries| group_resolution(batteries, per_group, min_classes) != (1, 1))
+}
+
+/// Per feeder (`None`: on the root), its batteries.
+fn feeder_groups(p: &DispatchProblem) -> BTreeMap<Option<usize>, Vec<&Battery>> {
+    let feeders = p.site_feeders();
+    let mut groups: BTreeMap<Option<usize>, Vec<&Battery>> = BTreeMap::new();
+    for (s, b) in p.batteries() {
+        groups.entry(feeders[s]).or_default().push(b);
+    }
+    groups
+}
+
+/// A feeder's class resolution: finer where it has many batteries (about five per class),
+/// within its share of the budget; at least the 3 × 3 resolution where the budget allows.
+fn group_resolution(
+    batteries: &[&Battery],
+    per_group: usize,
+    min_classes: usize,
+) -> (usize, usize) {
+    resolution(
+        per_group.min(min_classes.max(batteries.len() / BATTERIES_PER_CLASS)),
+        batteries.iter().any(|b| b.soc_final.is_some()),
+        batteries.iter().any(|b| b.soc_final.is_none()),
+    )
 }
 
 /// Plans `p` hierarchically.

@@ -332,23 +332,12 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
         for _ in 0..t_len {
             push(&mut m, 0.0, lo, hi, 0.0);
         }
-        for _ in 0..t_len {
-            push(
-                &mut m,
-                slack_cost,
-                0.0,
-                if imp.is_some() { big } else { 0.0 },
-                0.0,
-            );
-        }
-        for _ in 0..t_len {
-            push(
-                &mut m,
-                slack_cost,
-                0.0,
-                if exp.is_some() { big } else { 0.0 },
-                0.0,
-            );
+        // Import then export slack; fixed at 0 without that limit.
+        for limit in [imp, exp] {
+            let hi = if limit.is_some() { big } else { 0.0 };
+            for _ in 0..t_len {
+                push(&mut m, slack_cost, 0.0, hi, 0.0);
+            }
         }
         m.m += t_len;
     }
@@ -460,12 +449,10 @@ fn cholesky_solve(l: &[f64], n: usize, x: &mut [f64]) {
     }
 }
 
-/// A unit's tridiagonal block `LDLᵀ`: pivots `d` and multipliers `l` (`l[i]` links `i` to
-/// `i − 1`), with its coupling `g` to the parent's rows.
+/// A unit's tridiagonal block `LDLᵀ`: inverse pivots `dinv` (`1 / d`) and multipliers `l`
+/// (`l[i]` links `i` to `i − 1`), with its coupling `g` to the parent's rows.
 #[derive(Debug, Clone, Default)]
 struct Tri {
-    d: Vec<f64>,
-    /// `1 / d`.
     dinv: Vec<f64>,
     l: Vec<f64>,
     g: Vec<f64>,
@@ -474,7 +461,7 @@ struct Tri {
 impl Tri {
     /// Solves the block in place.
     fn solve(&self, x: &mut [f64]) {
-        let n = self.d.len();
+        let n = self.dinv.len();
         for i in 1..n {
             x[i] -= self.l[i] * x[i - 1];
         }
@@ -570,7 +557,6 @@ fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
     }
     // LDLᵀ.
     let mut tri = Tri {
-        d: vec![0.0; n],
         dinv: vec![0.0; n],
         l: vec![0.0; n],
         g,
@@ -582,12 +568,12 @@ fn unit_block(m: &Model, theta: &[f64], u: &UnitIx, parent: &mut [f64]) -> Tri {
             tri.l[i] = off[i - 1] * tri.dinv[i - 1];
             p -= tri.l[i] * off[i - 1];
         }
-        tri.d[i] = if p > 1e-14 * scale && p > 0.0 {
-            p
+        // A tiny pivot becomes a huge one: the direction is dropped rather than blowing up.
+        tri.dinv[i] = if p > 1e-14 * scale && p > 0.0 {
+            1.0 / p
         } else {
-            1e64
+            1e-64
         };
-        tri.dinv[i] = 1.0 / tri.d[i];
     }
     // The inverse's recurrences: X_jj = 1/d_j + l_{j+1}² X_{j+1,j+1}; X_ij = −l_{i+1} X_{i+1,j}
     // for i < j.
@@ -1212,6 +1198,10 @@ fn norm_inf(v: &[f64]) -> f64 {
 
 /// Solves the LP of `units` on `net` (see [`super::lp::solve`] for the formulation).
 pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
+    // Before building anything: monolithic mode's units all sit behind sites.
+    if units.iter().any(|u| matches!(u.attach, Attach::Site(_))) {
+        return Err(IpmError::Unsupported);
+    }
     let (m, constant, site_slacks) = model(net, units)?;
     let (n, rows) = (m.n, m.m);
     // Costs scaled to at most 1.
