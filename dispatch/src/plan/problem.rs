@@ -5,6 +5,8 @@
 //! offending field with its path (`sites[2].batteries[0].soc_min`), so that a broken file is
 //! fixed in one go.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A dispatch problem.
@@ -171,10 +173,10 @@ fn series(field: &str, v: &[f64], len: usize) -> Result<(), ProblemError> {
             format!("has {} values, horizon_steps is {len}", v.len()),
         ));
     }
-    for (i, x) in v.iter().enumerate() {
-        finite(&format!("{field}[{i}]"), *x)?;
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => finite(&format!("{field}[{i}]"), v[i]),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn limit(field: &str, x: Option<f64>) -> Result<(), ProblemError> {
@@ -223,14 +225,24 @@ impl DispatchProblem {
     /// Index of each site's feeder in `feeders`.
     #[must_use]
     pub fn site_feeders(&self) -> Vec<Option<usize>> {
+        let index = self.feeder_index();
         self.sites
             .iter()
             .map(|s| {
                 s.feeder
                     .as_ref()
-                    .and_then(|f| self.feeders.iter().position(|x| &x.id == f))
+                    .and_then(|f| index.get(f.as_str()).copied())
             })
             .collect()
+    }
+
+    /// Each feeder's index in `feeders` by id (the first, should one repeat).
+    fn feeder_index(&self) -> HashMap<&str, usize> {
+        let mut index = HashMap::with_capacity(self.feeders.len());
+        for (i, f) in self.feeders.iter().enumerate() {
+            index.entry(f.id.as_str()).or_insert(i);
+        }
+        index
     }
 
     /// Checks every field; the first problem found is returned with its path.
@@ -297,8 +309,9 @@ impl DispatchProblem {
         }
         limit("root_import_limit_kw", self.root_import_limit_kw)?;
         limit("root_export_limit_kw", self.root_export_limit_kw)?;
+        let index = self.feeder_index();
         for (i, f) in self.feeders.iter().enumerate() {
-            if self.feeders[..i].iter().any(|g| g.id == f.id) {
+            if index[f.id.as_str()] != i {
                 return Err(err(
                     format!("feeders[{i}].id"),
                     format!("{:?} repeats", f.id),
@@ -314,7 +327,7 @@ impl DispatchProblem {
         for (s, site) in self.sites.iter().enumerate() {
             let at = format!("sites[{s}]");
             if let Some(f) = &site.feeder
-                && !self.feeders.iter().any(|x| &x.id == f)
+                && !index.contains_key(f.as_str())
             {
                 return Err(err(
                     format!("{at}.feeder"),
