@@ -49,7 +49,7 @@ use std::collections::BTreeMap;
 
 use super::lp::{self, Attach, LpSolver, Unit};
 use super::problem::{Battery, DispatchProblem};
-use super::{Plan, PlanError, Schedule, finish, network, repaired};
+use super::{Plan, PlanError, Schedule, finish, map_shared, network, repaired};
 
 /// Virtual batteries the LP may have in all: the classes per feeder shrink as feeders grow in
 /// number, so that the LP stays small.
@@ -349,10 +349,10 @@ impl<'a> Class<'a> {
         charge: &[f64],
         discharge: &[f64],
         dt: f64,
-        out: &mut BTreeMap<String, Schedule>,
-    ) {
+    ) -> Vec<(String, Schedule)> {
         let x: Vec<f64> = charge.iter().map(|c| c * unit.alpha).collect();
         let y: Vec<f64> = discharge.iter().map(|d| d * unit.beta).collect();
+        let mut out = Vec::with_capacity(self.members.len());
         for m in &self.members {
             let b = m.battery;
             let (mut c, mut d) = (Vec::with_capacity(x.len()), Vec::with_capacity(x.len()));
@@ -362,8 +362,9 @@ impl<'a> Class<'a> {
                 c.push((stored.max(0.0) / b.charge_efficiency).min(b.max_charge_kw()));
                 d.push(((-stored).max(0.0) * b.discharge_efficiency).min(b.max_discharge_kw()));
             }
-            out.insert(b.id.clone(), repaired(b, c, d, dt));
+            out.push((b.id.clone(), repaired(b, c, d, dt)));
         }
+        out
     }
 }
 
@@ -389,48 +390,74 @@ fn classes<'a>(
 ) -> Vec<(ClassId, Class<'a>)> {
     let t_len = p.horizon_steps;
     let dt = p.dt_hours();
-    let groups = feeder_groups(p);
+    let groups: Vec<_> = feeder_groups(p).into_iter().collect();
     let per_group = budget / groups.len().max(1);
+    let per_feeder = map_shared(&groups, SHARED_FROM, |(feeder, batteries)| {
+        feeder_classes(
+            *feeder,
+            batteries,
+            activity,
+            per_group,
+            min_classes,
+            t_len,
+            dt,
+        )
+    });
+    per_feeder.into_iter().flatten().collect()
+}
+
+/// Virtual batteries (or, repaired, single batteries) from this many up are made and split on
+/// all cores.
+const SHARED_FROM: usize = 64;
+
+/// The classes of one feeder's batteries (see [`classes`]).
+fn feeder_classes<'a>(
+    feeder: Option<usize>,
+    batteries: &[&'a Battery],
+    activity: &BTreeMap<ClassId, Vec<f64>>,
+    per_group: usize,
+    min_classes: usize,
+    t_len: usize,
+    dt: f64,
+) -> Vec<(ClassId, Class<'a>)> {
     let mut out = Vec::new();
-    for (feeder, batteries) in groups {
-        let (eff_classes, soc_classes) = group_resolution(&batteries, per_group, min_classes);
-        let attach = feeder.map_or(Attach::Root, Attach::Feeder);
-        let mut effs: Vec<f64> = batteries
-            .iter()
-            .map(|b| b.charge_efficiency * b.discharge_efficiency)
-            .collect();
-        effs.sort_by(f64::total_cmp);
-        let cuts: Vec<f64> = (1..eff_classes)
-            .map(|k| effs[k * effs.len() / eff_classes])
-            .collect();
-        let bucket = |phi: f64, n: usize| ((phi * n as f64) as usize).min(n - 1);
-        let mut keyed: BTreeMap<(bool, usize, usize, usize), Vec<&Battery>> = BTreeMap::new();
-        for b in batteries {
-            let eff = b.charge_efficiency * b.discharge_efficiency;
-            let key = (
-                b.soc_final.is_some(),
-                cuts.iter().filter(|c| eff >= **c).count(),
-                bucket(normalised(b, b.soc_initial), soc_classes),
-                b.soc_final
-                    .map_or(0, |f| bucket(normalised(b, f), soc_classes)),
-            );
-            keyed.entry(key).or_default().push(b);
-        }
-        for (key, members) in keyed {
-            let id = Some((feeder, key));
-            // This class's own moves, else those of the coarse class it falls in.
-            let timing = activity
-                .get(&id)
-                .or_else(|| activity.get(&Some((feeder, (key.0, 0, 0, 0)))))
-                .map(Vec::as_slice);
-            let class = Class::new(attach, &members, key.0, t_len, dt, timing);
-            if class.consistent(t_len) {
-                out.push((id, class));
-            } else {
-                // Repair: batteries whose references cannot share one S go alone (exact).
-                for b in members {
-                    out.push((None, Class::new(attach, &[b], key.0, t_len, dt, None)));
-                }
+    let (eff_classes, soc_classes) = group_resolution(batteries, per_group, min_classes);
+    let attach = feeder.map_or(Attach::Root, Attach::Feeder);
+    let mut effs: Vec<f64> = batteries
+        .iter()
+        .map(|b| b.charge_efficiency * b.discharge_efficiency)
+        .collect();
+    effs.sort_by(f64::total_cmp);
+    let cuts: Vec<f64> = (1..eff_classes)
+        .map(|k| effs[k * effs.len() / eff_classes])
+        .collect();
+    let bucket = |phi: f64, n: usize| ((phi * n as f64) as usize).min(n - 1);
+    let mut keyed: BTreeMap<(bool, usize, usize, usize), Vec<&Battery>> = BTreeMap::new();
+    for &b in batteries {
+        let eff = b.charge_efficiency * b.discharge_efficiency;
+        let key = (
+            b.soc_final.is_some(),
+            cuts.iter().filter(|c| eff >= **c).count(),
+            bucket(normalised(b, b.soc_initial), soc_classes),
+            b.soc_final
+                .map_or(0, |f| bucket(normalised(b, f), soc_classes)),
+        );
+        keyed.entry(key).or_default().push(b);
+    }
+    for (key, members) in keyed {
+        let id = Some((feeder, key));
+        // This class's own moves, else those of the coarse class it falls in.
+        let timing = activity
+            .get(&id)
+            .or_else(|| activity.get(&Some((feeder, (key.0, 0, 0, 0)))))
+            .map(Vec::as_slice);
+        let class = Class::new(attach, &members, key.0, t_len, dt, timing);
+        if class.consistent(t_len) {
+            out.push((id, class));
+        } else {
+            // Repair: batteries whose references cannot share one S go alone (exact).
+            for b in members {
+                out.push((None, Class::new(attach, &[b], key.0, t_len, dt, None)));
             }
         }
     }
@@ -498,13 +525,20 @@ pub fn solve_with(
     let net = network(p);
     let pass = |activity: &BTreeMap<ClassId, Vec<f64>>, budget: usize| -> Result<_, PlanError> {
         let classes = classes(p, activity, budget, min_classes);
-        let units: Vec<Unit> = classes.iter().map(|(_, c)| c.unit(t_len)).collect();
+        let units: Vec<Unit> = map_shared(&classes, SHARED_FROM, |(_, c)| c.unit(t_len));
         let plan = lp::solve(&net, &units, solver)?;
-        let mut schedules = BTreeMap::new();
+        let k: Vec<usize> = (0..classes.len()).collect();
+        let schedules: BTreeMap<String, Schedule> = map_shared(&k, SHARED_FROM, |&k| {
+            classes[k]
+                .1
+                .disaggregate(&units[k], &plan.charge[k], &plan.discharge[k], dt)
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         let mut moves = BTreeMap::new();
-        for (k, (id, class)) in classes.iter().enumerate() {
+        for (k, (id, _)) in classes.iter().enumerate() {
             let u = &units[k];
-            class.disaggregate(u, &plan.charge[k], &plan.discharge[k], dt, &mut schedules);
             if id.is_some() {
                 let m = plan.charge[k]
                     .iter()
@@ -607,14 +641,10 @@ mod tests {
             let units: Vec<Unit> = classes.iter().map(|(_, c)| c.unit(t_len)).collect();
             let plan = lp::solve(&network(&p), &units, &Clarabel).unwrap();
             for (k, (_, class)) in classes.iter().enumerate() {
-                let mut schedules = BTreeMap::new();
-                class.disaggregate(
-                    &units[k],
-                    &plan.charge[k],
-                    &plan.discharge[k],
-                    dt,
-                    &mut schedules,
-                );
+                let schedules: BTreeMap<String, Schedule> = class
+                    .disaggregate(&units[k], &plan.charge[k], &plan.discharge[k], dt)
+                    .into_iter()
+                    .collect();
                 let total: f64 = class.members.iter().map(|m| m.usable).sum();
                 for t in 0..t_len {
                     // Planned: soc_min energy + usable · (reference level + S).

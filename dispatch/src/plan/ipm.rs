@@ -1151,6 +1151,152 @@ impl Targets {
     }
 }
 
+/// The per-variable vectors of the iteration that change.
+struct Iterate {
+    x: Vec<f64>,
+    zl: Vec<f64>,
+    zu: Vec<f64>,
+    /// 1 / (x − l), 1 / (u − x) (0 where there is no such bound).
+    ixl: Vec<f64>,
+    ixu: Vec<f64>,
+    rd: Vec<f64>,
+    theta: Vec<f64>,
+    /// Θ ρ of the direction being computed.
+    trho: Vec<f64>,
+    /// The predictor's Δx, the corrector's.
+    dxa: Vec<f64>,
+    dx: Vec<f64>,
+}
+
+/// One thread's share of the per-variable vectors: the bounds, scaled costs and masks
+/// (1 where a variable has a lower / upper bound term, 0 where it is fixed / has none), the
+/// iterate, and `at`, the `Aᵀ y` or `Aᵀ Δy` the pass reads.
+struct Vars<'a> {
+    lo: &'a [f64],
+    hi: &'a [f64],
+    c: &'a [f64],
+    free: &'a [f64],
+    upper: &'a [f64],
+    at: &'a [f64],
+    x: &'a mut [f64],
+    zl: &'a mut [f64],
+    zu: &'a mut [f64],
+    ixl: &'a mut [f64],
+    ixu: &'a mut [f64],
+    rd: &'a mut [f64],
+    theta: &'a mut [f64],
+    trho: &'a mut [f64],
+    dxa: &'a mut [f64],
+    dx: &'a mut [f64],
+}
+
+/// Variables from which the per-variable passes are shared among threads: below it a pass
+/// takes less time than starting a thread.
+const PARALLEL_VARS_FROM: usize = 100_000;
+
+/// `v` cut at `bounds` (ascending, last = its length); an empty `v` gives empty shares.
+fn cut<'a, T>(v: &'a [T], bounds: &[usize]) -> Vec<&'a [T]> {
+    if v.is_empty() {
+        return vec![v; bounds.len()];
+    }
+    let mut out = Vec::with_capacity(bounds.len());
+    let mut rest = v;
+    let mut at = 0;
+    for &b in bounds {
+        let (head, tail) = rest.split_at(b - at);
+        out.push(head);
+        rest = tail;
+        at = b;
+    }
+    out
+}
+
+/// `v` cut at `bounds`, mutably.
+fn cut_mut<'a, T>(v: &'a mut [T], bounds: &[usize]) -> std::vec::IntoIter<&'a mut [T]> {
+    let mut out = Vec::with_capacity(bounds.len());
+    let mut rest = v;
+    let mut at = 0;
+    for &b in bounds {
+        let (head, tail) = rest.split_at_mut(b - at);
+        out.push(head);
+        rest = tail;
+        at = b;
+    }
+    out.into_iter()
+}
+
+/// The constant per-variable vectors.
+struct Fixed<'a> {
+    lo: &'a [f64],
+    hi: &'a [f64],
+    c: &'a [f64],
+    free: &'a [f64],
+    upper: &'a [f64],
+}
+
+/// Runs `pass` over the variables, in `threads` contiguous shares; the results in order.
+fn on_vars<R: Send>(
+    it: &mut Iterate,
+    k: &Fixed,
+    at: &[f64],
+    threads: usize,
+    pass: impl Fn(Vars) -> R + Sync,
+) -> Vec<R> {
+    let n = it.x.len();
+    let bounds: Vec<usize> = (1..=threads).map(|i| i * n / threads).collect();
+    let (lo, hi, c) = (cut(k.lo, &bounds), cut(k.hi, &bounds), cut(k.c, &bounds));
+    let (free, upper, at) = (
+        cut(k.free, &bounds),
+        cut(k.upper, &bounds),
+        cut(at, &bounds),
+    );
+    let (mut x, mut zl, mut zu) = (
+        cut_mut(&mut it.x, &bounds),
+        cut_mut(&mut it.zl, &bounds),
+        cut_mut(&mut it.zu, &bounds),
+    );
+    let (mut ixl, mut ixu) = (cut_mut(&mut it.ixl, &bounds), cut_mut(&mut it.ixu, &bounds));
+    let (mut rd, mut theta) = (
+        cut_mut(&mut it.rd, &bounds),
+        cut_mut(&mut it.theta, &bounds),
+    );
+    let mut trho = cut_mut(&mut it.trho, &bounds);
+    let (mut dxa, mut dx) = (cut_mut(&mut it.dxa, &bounds), cut_mut(&mut it.dx, &bounds));
+    let mut shares = (0..bounds.len()).filter_map(|i| {
+        Some(Vars {
+            lo: lo[i],
+            hi: hi[i],
+            c: c[i],
+            free: free[i],
+            upper: upper[i],
+            at: at[i],
+            x: x.next()?,
+            zl: zl.next()?,
+            zu: zu.next()?,
+            ixl: ixl.next()?,
+            ixu: ixu.next()?,
+            rd: rd.next()?,
+            theta: theta.next()?,
+            trho: trho.next()?,
+            dxa: dxa.next()?,
+            dx: dx.next()?,
+        })
+    });
+    let Some(first) = shares.next() else {
+        return Vec::new();
+    };
+    let pass = &pass;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = shares.map(|v| scope.spawn(move || pass(v))).collect();
+        let mut out = vec![pass(first)];
+        out.extend(handles.into_iter().map(|h| match h.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }));
+        out
+    })
+}
+
 fn norm_inf(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
@@ -1170,7 +1316,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
     let has_hi: Vec<bool> = (0..n).map(|j| m.hi[j].is_finite() && !fixed[j]).collect();
     let free: Vec<f64> = fixed.iter().map(|f| if *f { 0.0 } else { 1.0 }).collect();
     let upper: Vec<f64> = has_hi.iter().map(|h| if *h { 1.0 } else { 0.0 }).collect();
-    let mut x: Vec<f64> = (0..n)
+    let x: Vec<f64> = (0..n)
         .map(|j| {
             if fixed[j] {
                 m.lo[j]
@@ -1182,7 +1328,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
         })
         .collect();
     let mut y = vec![0.0; rows];
-    let mut zl: Vec<f64> = (0..n)
+    let zl: Vec<f64> = (0..n)
         .map(|j| {
             if fixed[j] {
                 0.0
@@ -1191,7 +1337,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             }
         })
         .collect();
-    let mut zu: Vec<f64> = (0..n)
+    let zu: Vec<f64> = (0..n)
         .map(|j| {
             if has_hi[j] {
                 1.0 / (m.hi[j] - x[j])
@@ -1206,43 +1352,70 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
 
     let mut ax = vec![0.0; rows];
     let mut aty = vec![0.0; n];
-    let mut theta = vec![0.0; n];
-    let mut rd = vec![0.0; n];
     let mut rp = vec![0.0; rows];
-    let (mut ixl, mut ixu) = (vec![0.0; n], vec![0.0; n]);
-    // Θ ρ, then Aᵀ Δy; the predictor's Δx, the corrector's.
-    let (mut trho, mut atdy) = (vec![0.0; n], vec![0.0; n]);
-    let (mut dxa, mut dx) = (vec![0.0; n], vec![0.0; n]);
+    let mut it = Iterate {
+        x,
+        zl,
+        zu,
+        ixl: vec![0.0; n],
+        ixu: vec![0.0; n],
+        rd: vec![0.0; n],
+        theta: vec![0.0; n],
+        trho: vec![0.0; n],
+        dxa: vec![0.0; n],
+        dx: vec![0.0; n],
+    };
+    let k = Fixed {
+        lo: &m.lo,
+        hi: &m.hi,
+        c: &c,
+        free: &free,
+        upper: &upper,
+    };
+    let threads = if n >= PARALLEL_VARS_FROM {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        1
+    };
+    // Aᵀ Δy.
+    let mut atdy = vec![0.0; n];
     let mut dy = vec![0.0; rows];
     let (mut primal, mut dual, mut gap) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     let mut converged = false;
     let mut iterations = 0;
-    // The per-variable loops are few and fused: at 100,000 batteries the vectors are far
-    // larger than the caches, and the time goes into reading them.
+    // The per-variable passes are few, fused and shared among the cores: at 100,000
+    // batteries the vectors are far larger than the caches, and the time goes into reading
+    // them.
     for iter in 0..MAX_ITER {
         iterations = iter;
-        m.mul(&x, &mut ax);
+        m.mul(&it.x, &mut ax);
         for i in 0..rows {
             rp[i] = m.b[i] - ax[i];
         }
         m.mul_t(&y, &mut aty);
-        let (mut compl, mut pobj, mut rd_max) = (0.0, 0.0, 0.0_f64);
-        for j in 0..n {
-            // Masks instead of branches (so that the loop vectorises): a fixed variable has
-            // no bound terms (its duals stay 0) and Θ = 0.
-            let (f, h) = (free[j], upper[j]);
-            let xl = x[j] - m.lo[j];
-            let xu = m.hi[j] - x[j];
-            let (il, iu) = (f / (xl + (1.0 - f)), h / (xu + (1.0 - h)));
-            ixl[j] = il;
-            ixu[j] = iu;
-            let r = f * (c[j] - aty[j] - zl[j] + zu[j]);
-            rd[j] = r;
-            rd_max = rd_max.max(r.abs());
-            theta[j] = f / (zl[j] * il + zu[j] * iu + RHO);
-            compl += zl[j] * xl + zu[j] * xu;
-            pobj += c[j] * x[j];
-        }
+        let sums = on_vars(&mut it, &k, &aty, threads, |v| {
+            let (mut compl, mut pobj, mut rd_max) = (0.0, 0.0, 0.0_f64);
+            for j in 0..v.x.len() {
+                // Masks instead of branches (so that the loop vectorises): a fixed variable
+                // has no bound terms (its duals stay 0) and Θ = 0.
+                let (f, h) = (v.free[j], v.upper[j]);
+                let xl = v.x[j] - v.lo[j];
+                let xu = v.hi[j] - v.x[j];
+                let (il, iu) = (f / (xl + (1.0 - f)), h / (xu + (1.0 - h)));
+                v.ixl[j] = il;
+                v.ixu[j] = iu;
+                let r = f * (v.c[j] - v.at[j] - v.zl[j] + v.zu[j]);
+                v.rd[j] = r;
+                rd_max = rd_max.max(r.abs());
+                v.theta[j] = f / (v.zl[j] * il + v.zu[j] * iu + RHO);
+                compl += v.zl[j] * xl + v.zu[j] * xu;
+                pobj += v.c[j] * v.x[j];
+            }
+            (compl, pobj, rd_max)
+        });
+        let (compl, pobj, rd_max) = sums.into_iter().fold((0.0, 0.0, 0.0_f64), |a, b| {
+            (a.0 + b.0, a.1 + b.1, a.2.max(b.2))
+        });
         primal = norm_inf(&rp) / (1.0 + bnorm);
         dual = rd_max / (1.0 + cnorm);
         gap = compl / (1.0 + f64::abs(pobj));
@@ -1251,7 +1424,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
             break;
         }
         let mu = compl / n_compl.max(1) as f64;
-        let normal = Normal::factor(&m, &theta);
+        let normal = Normal::factor(&m, &it.theta);
         // Δy from Θ ρ: A Θ Aᵀ Δy = r_p + A Θ ρ; then Aᵀ Δy.
         let solve = |trho: &[f64], dy: &mut Vec<f64>, atdy: &mut Vec<f64>| {
             m.mul(trho, dy);
@@ -1263,62 +1436,84 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
         };
         // Predictor (affine scaling): complementarity targets 0.
         let affine = Targets { cl: 0.0, cu: 0.0 };
-        for j in 0..n {
-            trho[j] = theta[j] * affine.rho(rd[j], zl[j], zu[j], ixl[j], ixu[j]);
-        }
-        solve(&trho, &mut dy, &mut atdy);
+        on_vars(&mut it, &k, &[], threads, |v| {
+            for j in 0..v.x.len() {
+                v.trho[j] = v.theta[j] * affine.rho(v.rd[j], v.zl[j], v.zu[j], v.ixl[j], v.ixu[j]);
+            }
+        });
+        solve(&it.trho, &mut dy, &mut atdy);
         // Its Δx, longest steps and, from sums taken on the way, the complementarity after
         // them: Σ (x_l + a_p Δx)(z_l + a_d Δz_l) + (x_u − a_p Δx)(z_u + a_d Δz_u)
         // = compl + a_p S − a_d (compl + S) − a_p a_d (S + B), S = Σ Δx (z_l − z_u),
         // B = Σ Δx² (z_l il + z_u iu), since Δz_l = −z_l (1 + Δx il), Δz_u = −z_u (1 − Δx iu).
-        let (mut p, mut q, mut s_sum, mut b_sum) = (1.0_f64, 1.0_f64, 0.0, 0.0);
-        for j in 0..n {
-            let (il, iu) = (ixl[j], ixu[j]);
-            let d = theta[j] * (atdy[j] - affine.rho(rd[j], zl[j], zu[j], il, iu));
-            dxa[j] = d;
-            p = p.max(-d * il).max(d * iu);
-            // −Δz_l / z_l and −Δz_u / z_u (1 where there is no such bound).
-            q = q.max(1.0 + d * il).max(1.0 - d * iu);
-            s_sum += d * (zl[j] - zu[j]);
-            b_sum += d * d * (zl[j] * il + zu[j] * iu);
-        }
+        let sums = on_vars(&mut it, &k, &atdy, threads, |v| {
+            let (mut p, mut q, mut s_sum, mut b_sum) = (1.0_f64, 1.0_f64, 0.0, 0.0);
+            for j in 0..v.x.len() {
+                let (il, iu, zl, zu) = (v.ixl[j], v.ixu[j], v.zl[j], v.zu[j]);
+                let d = v.theta[j] * (v.at[j] - affine.rho(v.rd[j], zl, zu, il, iu));
+                v.dxa[j] = d;
+                p = p.max(-d * il).max(d * iu);
+                // −Δz_l / z_l and −Δz_u / z_u (1 where there is no such bound).
+                q = q.max(1.0 + d * il).max(1.0 - d * iu);
+                s_sum += d * (zl - zu);
+                b_sum += d * d * (zl * il + zu * iu);
+            }
+            (p, q, s_sum, b_sum)
+        });
+        let (p, q, s_sum, b_sum) = sums.into_iter().fold((1.0_f64, 1.0_f64, 0.0, 0.0), |a, b| {
+            (a.0.max(b.0), a.1.max(b.1), a.2 + b.2, a.3 + b.3)
+        });
         let (ap, ad) = (1.0 / p, 1.0 / q);
         let mu_aff = (compl + ap * s_sum - ad * (compl + s_sum) - ap * ad * (s_sum + b_sum))
             / n_compl.max(1) as f64;
         let sigma_mu = (mu_aff / mu).clamp(0.0, 1.0).powi(3) * mu;
         // Corrector.
-        let target = |j: usize| Targets::corrector(sigma_mu, dxa[j], zl[j], zu[j], ixl[j], ixu[j]);
-        for j in 0..n {
-            trho[j] = theta[j] * target(j).rho(rd[j], zl[j], zu[j], ixl[j], ixu[j]);
-        }
-        solve(&trho, &mut dy, &mut atdy);
-        let (mut p, mut q) = (1.0_f64, 1.0_f64);
-        for j in 0..n {
-            let (il, iu, t) = (ixl[j], ixu[j], target(j));
-            let d = theta[j] * (atdy[j] - t.rho(rd[j], zl[j], zu[j], il, iu));
-            dx[j] = d;
-            let (dzl, dzu) = t.dz(d, zl[j], zu[j], il, iu);
-            p = p.max(-d * il).max(d * iu);
-            // 1 / z (0 where there is no such bound: its z and Δz stay 0).
-            let (f, h) = (free[j], upper[j]);
-            q = q
-                .max(-dzl * f / (zl[j] + (1.0 - f)))
-                .max(-dzu * h / (zu[j] + (1.0 - h)));
-        }
+        let target = |v: &Vars, j: usize| {
+            Targets::corrector(sigma_mu, v.dxa[j], v.zl[j], v.zu[j], v.ixl[j], v.ixu[j])
+        };
+        on_vars(&mut it, &k, &[], threads, |v| {
+            for j in 0..v.x.len() {
+                let t = target(&v, j);
+                v.trho[j] = v.theta[j] * t.rho(v.rd[j], v.zl[j], v.zu[j], v.ixl[j], v.ixu[j]);
+            }
+        });
+        solve(&it.trho, &mut dy, &mut atdy);
+        let steps = on_vars(&mut it, &k, &atdy, threads, |v| {
+            let (mut p, mut q) = (1.0_f64, 1.0_f64);
+            for j in 0..v.x.len() {
+                let (il, iu, zl, zu, t) = (v.ixl[j], v.ixu[j], v.zl[j], v.zu[j], target(&v, j));
+                let d = v.theta[j] * (v.at[j] - t.rho(v.rd[j], zl, zu, il, iu));
+                v.dx[j] = d;
+                let (dzl, dzu) = t.dz(d, zl, zu, il, iu);
+                p = p.max(-d * il).max(d * iu);
+                // 1 / z (0 where there is no such bound: its z and Δz stay 0).
+                let (f, h) = (v.free[j], v.upper[j]);
+                q = q
+                    .max(-dzl * f / (zl + (1.0 - f)))
+                    .max(-dzu * h / (zu + (1.0 - h)));
+            }
+            (p, q)
+        });
+        let (p, q) = steps
+            .into_iter()
+            .fold((1.0_f64, 1.0_f64), |a, b| (a.0.max(b.0), a.1.max(b.1)));
         let eta = 0.995;
         let (ap, ad) = ((eta / p).min(1.0), (eta / q).min(1.0));
-        for j in 0..n {
-            let (il, iu) = (ixl[j], ixu[j]);
-            let t = Targets::corrector(sigma_mu, dxa[j], zl[j], zu[j], il, iu);
-            let (dzl, dzu) = t.dz(dx[j], zl[j], zu[j], il, iu);
-            x[j] += ap * dx[j];
-            zl[j] += ad * dzl;
-            zu[j] += ad * dzu;
-        }
+        on_vars(&mut it, &k, &[], threads, |v| {
+            for j in 0..v.x.len() {
+                let (il, iu) = (v.ixl[j], v.ixu[j]);
+                let t = target(&v, j);
+                let (dzl, dzu) = t.dz(v.dx[j], v.zl[j], v.zu[j], il, iu);
+                v.x[j] += ap * v.dx[j];
+                v.zl[j] += ad * dzl;
+                v.zu[j] += ad * dzu;
+            }
+        });
         for (yi, d) in y.iter_mut().zip(&dy) {
             *yi += ad * d;
         }
     }
+    let x = it.x;
     if !converged {
         return Err(IpmError::NoConvergence {
             iterations,

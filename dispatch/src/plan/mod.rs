@@ -139,11 +139,25 @@ pub fn site_peak_factor(peak: f64, peak_so_far: Option<f64>, share: f64) -> f64 
 /// balance holds by construction: the state of charge is recomputed from the powers.
 #[must_use]
 pub fn verify(p: &DispatchProblem, schedules: &BTreeMap<String, Schedule>) -> Vec<Violation> {
+    verify_found(p, &found(p, schedules))
+}
+
+/// Each battery's schedule, if any, in the order of [`DispatchProblem::batteries`] (one
+/// lookup per battery for the checks and prices that follow).
+fn found<'a>(
+    p: &DispatchProblem,
+    schedules: &'a BTreeMap<String, Schedule>,
+) -> Vec<Option<&'a Schedule>> {
+    p.batteries().map(|(_, b)| schedules.get(&b.id)).collect()
+}
+
+/// [`verify`] with the schedules [`found`].
+fn verify_found(p: &DispatchProblem, found: &[Option<&Schedule>]) -> Vec<Violation> {
     let tol = 1e-6;
     let dt = p.dt_hours();
     let mut out = Vec::new();
-    for (_, b) in p.batteries() {
-        let Some(s) = schedules.get(&b.id) else {
+    for ((_, b), s) in p.batteries().zip(found) {
+        let Some(s) = s else {
             out.push(Violation {
                 battery: b.id.clone(),
                 step: 0,
@@ -200,15 +214,21 @@ pub struct Flows {
 /// The flows of `schedules` on `p` (a battery without a schedule counts as idle).
 #[must_use]
 pub fn flows(p: &DispatchProblem, schedules: &BTreeMap<String, Schedule>) -> Flows {
+    flows_found(p, &found(p, schedules))
+}
+
+/// [`flows`] with the schedules [`found`].
+fn flows_found(p: &DispatchProblem, found: &[Option<&Schedule>]) -> Flows {
     let t_len = p.horizon_steps;
     let mut out = Flows {
         site: Vec::with_capacity(p.sites.len()),
         feeder: vec![vec![0.0; t_len]; p.feeders.len()],
         root: vec![0.0; t_len],
     };
+    let mut found = found.iter();
     for (site, feeder) in p.sites.iter().zip(p.site_feeders()) {
         let mut flow = site.net_load_kw.clone();
-        for sch in site.batteries.iter().filter_map(|b| schedules.get(&b.id)) {
+        for sch in found.by_ref().take(site.batteries.len()).flatten() {
             for ((f, c), d) in flow.iter_mut().zip(&sch.charge_kw).zip(&sch.discharge_kw) {
                 *f += c - d;
             }
@@ -231,17 +251,31 @@ pub fn flows(p: &DispatchProblem, schedules: &BTreeMap<String, Schedule>) -> Flo
 #[must_use]
 pub fn evaluate(
     p: &DispatchProblem,
-    schedules: &BTreeMap<String, Schedule>,
+    schedules: BTreeMap<String, Schedule>,
+    mode: &'static str,
+    solver: &'static str,
+) -> Plan {
+    let plan = price(p, &found(p, &schedules), mode, solver);
+    Plan {
+        batteries: schedules,
+        ..plan
+    }
+}
+
+/// [`evaluate`] with the schedules [`found`], without them in the plan.
+fn price(
+    p: &DispatchProblem,
+    found: &[Option<&Schedule>],
     mode: &'static str,
     solver: &'static str,
 ) -> Plan {
     let t_len = p.horizon_steps;
     let dt = p.dt_hours();
-    let Flows { site, feeder, root } = flows(p, schedules);
+    let Flows { site, feeder, root } = flows_found(p, found);
     let mut slacks = Vec::new();
     let mut wear = 0.0;
-    for (_, b) in p.batteries() {
-        let Some(sch) = schedules.get(&b.id) else {
+    for ((_, b), sch) in p.batteries().zip(found) {
+        let Some(sch) = sch else {
             continue;
         };
         wear += p.wear_cost_eur_per_kwh
@@ -327,7 +361,7 @@ pub fn evaluate(
         root_export_kw: export,
         marginal_price_eur_per_kwh: None,
         slacks,
-        batteries: schedules.clone(),
+        batteries: BTreeMap::new(),
     }
 }
 
@@ -465,6 +499,40 @@ pub fn monolithic(p: &DispatchProblem, solver: &dyn LpSolver) -> Result<Plan, Pl
     finish(p, schedules, "monolithic", lp.solver, lp.marginal_price)
 }
 
+/// `f` of every item, in order; the items are shared in contiguous runs among the cores when
+/// there are at least `from` of them (below that a thread costs more than it saves).
+pub(crate) fn map_shared<T: Sync, R: Send>(
+    items: &[T],
+    from: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = if items.len() >= from.max(2) {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        1
+    };
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let run = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(run)
+            .skip(1)
+            .map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<R> = items[..run].iter().map(f).collect();
+        for h in handles {
+            match h.join() {
+                Ok(r) => out.extend(r),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 /// Verifies and prices the schedules.
 fn finish(
     p: &DispatchProblem,
@@ -473,13 +541,17 @@ fn finish(
     solver: &'static str,
     marginal: Option<Vec<f64>>,
 ) -> Result<Plan, PlanError> {
-    let violations = verify(p, &schedules);
+    let found = found(p, &schedules);
+    let violations = verify_found(p, &found);
     if !violations.is_empty() {
         return Err(PlanError::Infeasible(violations));
     }
-    let mut plan = evaluate(p, &schedules, mode, solver);
-    plan.marginal_price_eur_per_kwh = marginal;
-    Ok(plan)
+    let plan = price(p, &found, mode, solver);
+    Ok(Plan {
+        marginal_price_eur_per_kwh: marginal,
+        batteries: schedules,
+        ..plan
+    })
 }
 
 #[cfg(test)]
