@@ -18,6 +18,7 @@
 //! none), so the iterates stay bounded and the dual is always feasible.
 
 use super::lp::{Attach, LpPlan, LpSlack, Network, Unit};
+use super::map_shared;
 
 /// Why the structured solver did not give a plan (the caller then solves the generic LP).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -869,6 +870,9 @@ fn feeder_block(
     (tris, FeederFactor::Dense { l: s, h })
 }
 
+/// Feeders from which the normal equations' solves share them among the cores.
+const FEEDERS_SHARED_FROM: usize = 64;
+
 /// Floating-point operations of an elimination below which it stays on one thread.
 const PARALLEL_FROM: usize = 2_000_000;
 
@@ -990,6 +994,11 @@ impl Normal {
 
     /// Solves `(A Θ Aᵀ + δI) y = r` in place.
     fn solve(&self, m: &Model, r: &mut [f64]) {
+        self.solve_sharing(m, r, FEEDERS_SHARED_FROM);
+    }
+
+    /// [`Self::solve`], the feeders shared among the cores from `shared_from` of them.
+    fn solve_sharing(&self, m: &Model, r: &mut [f64], shared_from: usize) {
         let t_len = m.t;
         let mut work = vec![0.0; t_len + 1];
         // Units into their parents (those of block-path feeders go with their feeder).
@@ -1004,31 +1013,33 @@ impl Normal {
                 r[m.parent_row(u.parent, t)] -= tri.g[t] * work[t];
             }
         }
-        // Feeders into the root.
-        let mut feeder_rhs: Vec<Vec<f64>> = Vec::with_capacity(m.feeders.len());
-        for (&(_, row), factor) in m.feeders.iter().zip(&self.feeders) {
+        // Feeders into the root (shared among the cores; their parts added in order).
+        let feeders: Vec<usize> = (0..m.feeders.len()).collect();
+        let forward = map_shared(&feeders, shared_from, |&f| {
+            let row = m.feeders[f].1;
+            let factor = &self.feeders[f];
             let h = factor.h();
             match factor {
                 FeederFactor::Dense { l, .. } => {
                     let reduced = r[row..row + t_len].to_vec();
-                    let x = &mut work[..t_len];
-                    x.copy_from_slice(&reduced);
-                    cholesky_solve(l, t_len, x);
-                    for t in 0..t_len {
-                        r[m.root_row + t] -= h[t] * x[t];
-                    }
-                    feeder_rhs.push(reduced);
+                    let mut x = reduced.clone();
+                    cholesky_solve(l, t_len, &mut x);
+                    let part: Vec<f64> = (0..t_len).map(|t| h[t] * x[t]).collect();
+                    (reduced, part)
                 }
                 FeederFactor::Block { units, dinv, c, .. } => {
                     let q = units.len() + 1;
                     let x = gather(m, units, row, r);
                     let mut y = x.clone();
                     block_solve(dinv, c, q, &mut y);
-                    for t in 0..t_len {
-                        r[m.root_row + t] -= h[t] * y[t * q + q - 1];
-                    }
-                    feeder_rhs.push(x);
+                    let part: Vec<f64> = (0..t_len).map(|t| h[t] * y[t * q + q - 1]).collect();
+                    (x, part)
                 }
+            }
+        });
+        for (_, part) in &forward {
+            for (rt, p) in r[m.root_row..m.root_row + t_len].iter_mut().zip(part) {
+                *rt -= p;
             }
         }
         // Peak rows into the root rows, the root rows, the peak rows.
@@ -1044,24 +1055,32 @@ impl Normal {
         }
         self.peak.apply_inverse(rp);
         // Back: feeders, then units.
-        for ((&(_, row), factor), mut rhs) in m.feeders.iter().zip(&self.feeders).zip(feeder_rhs) {
+        let root = r[m.root_row..m.root_row + t_len].to_vec();
+        let back = map_shared(&feeders, shared_from, |&f| {
+            let mut rhs = forward[f].0.clone();
+            let factor = &self.feeders[f];
             let h = factor.h();
             match factor {
                 FeederFactor::Dense { l, .. } => {
                     for t in 0..t_len {
-                        rhs[t] -= h[t] * r[m.root_row + t];
+                        rhs[t] -= h[t] * root[t];
                     }
                     cholesky_solve(l, t_len, &mut rhs);
-                    r[row..row + t_len].copy_from_slice(&rhs);
                 }
                 FeederFactor::Block { units, dinv, c, .. } => {
                     let q = units.len() + 1;
                     for t in 0..t_len {
-                        rhs[t * q + q - 1] -= h[t] * r[m.root_row + t];
+                        rhs[t * q + q - 1] -= h[t] * root[t];
                     }
                     block_solve(dinv, c, q, &mut rhs);
-                    scatter(m, units, row, &rhs, r);
                 }
+            }
+            rhs
+        });
+        for ((&(_, row), factor), x) in m.feeders.iter().zip(&self.feeders).zip(back) {
+            match factor {
+                FeederFactor::Dense { .. } => r[row..row + t_len].copy_from_slice(&x),
+                FeederFactor::Block { units, .. } => scatter(m, units, row, &x, r),
             }
         }
         for (u, tri) in m.units.iter().zip(&self.units) {
@@ -1303,6 +1322,11 @@ fn norm_inf(v: &[f64]) -> f64 {
 
 /// Solves the LP of `units` on `net` (see [`super::lp::solve`] for the formulation).
 pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
+    solve_sharing(net, units, PARALLEL_VARS_FROM)
+}
+
+/// [`solve`], the per-variable passes shared among the cores from `shared_from` variables.
+fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<LpPlan, IpmError> {
     // Before building anything: monolithic mode's units all sit behind sites.
     if units.iter().any(|u| matches!(u.attach, Attach::Site(_))) {
         return Err(IpmError::Unsupported);
@@ -1372,7 +1396,7 @@ pub fn solve(net: &Network, units: &[Unit]) -> Result<LpPlan, IpmError> {
         free: &free,
         upper: &upper,
     };
-    let threads = if n >= PARALLEL_VARS_FROM {
+    let threads = if n >= shared_from {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     } else {
         1
@@ -1676,6 +1700,11 @@ mod tests {
             let normal = Normal::factor_on(&m, &theta, threads, block_up_to);
             let mut y = r.clone();
             normal.solve(&m, &mut y);
+            // Sharing the feeders among threads changes nothing (their parts are added in
+            // order).
+            let mut shared = r.clone();
+            normal.solve_sharing(&m, &mut shared, 1);
+            assert_eq!(shared, y);
             for a in 0..m.m {
                 let back: f64 =
                     (0..m.m).map(|b| dense[a * m.m + b] * y[b]).sum::<f64>() + DELTA * y[a];
@@ -1708,8 +1737,13 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-4, "marginal prices {a:?} vs {b:?}");
         }
+        // With the per-variable passes shared among threads: the same plan but for rounding
+        // (partial sums add up in another order).
+        let shared = solve_sharing(&net, &units, 1).unwrap();
+        assert!((shared.objective - ours.objective).abs() < 1e-9 * (1.0 + ours.objective.abs()));
         for (k, u) in units.iter().enumerate() {
             for t in 0..net.steps {
+                assert!((shared.charge[k][t] - ours.charge[k][t]).abs() < 1e-6);
                 assert!(ours.charge[k][t] >= -1e-9 && ours.charge[k][t] <= u.cmax[t] + 1e-9);
                 assert!(ours.discharge[k][t] >= -1e-9 && ours.discharge[k][t] <= u.dmax[t] + 1e-9);
                 assert!(

@@ -148,56 +148,73 @@ fn found<'a>(
     p: &DispatchProblem,
     schedules: &'a BTreeMap<String, Schedule>,
 ) -> Vec<Option<&'a Schedule>> {
-    p.batteries().map(|(_, b)| schedules.get(&b.id)).collect()
+    let batteries: Vec<&Battery> = p.batteries().map(|(_, b)| b).collect();
+    map_shared(&batteries, BATTERIES_SHARED_FROM, |b| schedules.get(&b.id))
 }
+
+/// Batteries from which their checks are shared among the cores.
+const BATTERIES_SHARED_FROM: usize = 10_000;
 
 /// [`verify`] with the schedules [`found`].
 fn verify_found(p: &DispatchProblem, found: &[Option<&Schedule>]) -> Vec<Violation> {
-    let tol = 1e-6;
-    let dt = p.dt_hours();
-    let mut out = Vec::new();
-    for ((_, b), s) in p.batteries().zip(found) {
-        let Some(s) = s else {
-            out.push(Violation {
-                battery: b.id.clone(),
-                step: 0,
-                what: "missing",
-                value: f64::NAN,
-            });
-            continue;
-        };
-        if s.charge_kw.len() != p.horizon_steps || s.discharge_kw.len() != p.horizon_steps {
-            out.push(Violation {
-                battery: b.id.clone(),
-                step: 0,
-                what: "length",
-                value: s.charge_kw.len().min(s.discharge_kw.len()) as f64,
-            });
-            continue;
+    let pairs: Vec<(&Battery, Option<&Schedule>)> = p
+        .batteries()
+        .map(|(_, b)| b)
+        .zip(found.iter().copied())
+        .collect();
+    let runs: Vec<_> = pairs.chunks(BATTERIES_SHARED_FROM / 2).collect();
+    map_shared(&runs, 2, |run| {
+        let mut out = Vec::new();
+        for &(b, s) in *run {
+            verify_one(b, s, p.horizon_steps, p.dt_hours(), &mut out);
         }
-        let soc = soc_path(b, &s.charge_kw, &s.discharge_kw, dt);
-        let slack = tol / b.capacity_kwh;
-        for (t, ((c, d), soc)) in s.charge_kw.iter().zip(&s.discharge_kw).zip(soc).enumerate() {
-            let mut bad = |what, value| {
-                out.push(Violation {
-                    battery: b.id.clone(),
-                    step: t,
-                    what,
-                    value,
-                });
-            };
-            if !(*c >= -tol && *c <= b.max_charge_kw() + tol) {
-                bad("charge", *c);
-            }
-            if !(*d >= -tol && *d <= b.max_discharge_kw() + tol) {
-                bad("discharge", *d);
-            }
-            if !(soc >= b.soc_min - slack && soc <= b.soc_max + slack) {
-                bad("soc", soc);
-            }
+        out
+    })
+    .concat()
+}
+
+/// The broken limits of battery `b` under schedule `s` (see [`verify`]) into `out`.
+fn verify_one(b: &Battery, s: Option<&Schedule>, t_len: usize, dt: f64, out: &mut Vec<Violation>) {
+    let tol = 1e-6;
+    let Some(s) = s else {
+        out.push(Violation {
+            battery: b.id.clone(),
+            step: 0,
+            what: "missing",
+            value: f64::NAN,
+        });
+        return;
+    };
+    if s.charge_kw.len() != t_len || s.discharge_kw.len() != t_len {
+        out.push(Violation {
+            battery: b.id.clone(),
+            step: 0,
+            what: "length",
+            value: s.charge_kw.len().min(s.discharge_kw.len()) as f64,
+        });
+        return;
+    }
+    let soc = soc_path(b, &s.charge_kw, &s.discharge_kw, dt);
+    let slack = tol / b.capacity_kwh;
+    for (t, ((c, d), soc)) in s.charge_kw.iter().zip(&s.discharge_kw).zip(soc).enumerate() {
+        let mut bad = |what, value| {
+            out.push(Violation {
+                battery: b.id.clone(),
+                step: t,
+                what,
+                value,
+            });
+        };
+        if !(*c >= -tol && *c <= b.max_charge_kw() + tol) {
+            bad("charge", *c);
+        }
+        if !(*d >= -tol && *d <= b.max_discharge_kw() + tol) {
+            bad("discharge", *d);
+        }
+        if !(soc >= b.soc_min - slack && soc <= b.soc_max + slack) {
+            bad("soc", soc);
         }
     }
-    out
 }
 
 /// Flows of a set of schedules, kW per interval (positive: importing).
@@ -559,6 +576,17 @@ mod tests {
     use super::lp::Clarabel;
     use super::problem::{Feeder, Site};
     use super::*;
+
+    /// Shared among threads or not, every item is mapped once and in order.
+    #[test]
+    fn shared_maps_keep_the_order() {
+        let items: Vec<u64> = (0..1001).collect();
+        for from in [1, 1000, 2000] {
+            let out = map_shared(&items, from, |x| x * 3);
+            assert_eq!(out, items.iter().map(|x| x * 3).collect::<Vec<_>>(), "from {from}");
+        }
+        assert!(map_shared(&[] as &[u64], 1, |x| *x).is_empty());
+    }
 
     /// A billing period's peak: below the peak so far only the horizon's share of the site
     /// peak charge applies, so a plan may import more there; the LP's objective and `evaluate`
