@@ -583,7 +583,11 @@ mod tests {
         let items: Vec<u64> = (0..1001).collect();
         for from in [1, 1000, 2000] {
             let out = map_shared(&items, from, |x| x * 3);
-            assert_eq!(out, items.iter().map(|x| x * 3).collect::<Vec<_>>(), "from {from}");
+            assert_eq!(
+                out,
+                items.iter().map(|x| x * 3).collect::<Vec<_>>(),
+                "from {from}"
+            );
         }
         assert!(map_shared(&[] as &[u64], 1, |x| *x).is_empty());
     }

@@ -166,23 +166,44 @@ fn finite(field: &str, x: f64) -> Result<(), ProblemError> {
     }
 }
 
-fn series(field: &str, v: &[f64], len: usize) -> Result<(), ProblemError> {
+/// `field` names the series; it is formatted only for an error (100,000 batteries are
+/// checked on every plan).
+fn series(field: impl Fn() -> String, v: &[f64], len: usize) -> Result<(), ProblemError> {
     if v.len() != len {
         return Err(err(
-            field,
+            field(),
             format!("has {} values, horizon_steps is {len}", v.len()),
         ));
     }
     match v.iter().position(|x| !x.is_finite()) {
-        Some(i) => finite(&format!("{field}[{i}]"), v[i]),
+        Some(i) => finite(&format!("{}[{i}]", field()), v[i]),
         None => Ok(()),
     }
 }
 
-fn limit(field: &str, x: Option<f64>) -> Result<(), ProblemError> {
+/// A site's path in messages (`sites[3]`), formatted only when a message is made: validation
+/// runs on every plan, and 100,000 batteries make many paths.
+struct SitePath(usize);
+
+impl std::fmt::Display for SitePath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sites[{}]", self.0)
+    }
+}
+
+/// A battery's path in messages (`sites[3].batteries[1]`).
+struct BatteryPath(usize, usize);
+
+impl std::fmt::Display for BatteryPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sites[{}].batteries[{}]", self.0, self.1)
+    }
+}
+
+fn limit(field: impl Fn() -> String, x: Option<f64>) -> Result<(), ProblemError> {
     match x {
         Some(x) if !(x.is_finite() && x >= 0.0) => {
-            Err(err(field, format!("{x} is not a limit (a number ≥ 0)")))
+            Err(err(field(), format!("{x} is not a limit (a number ≥ 0)")))
         }
         _ => Ok(()),
     }
@@ -255,12 +276,12 @@ impl DispatchProblem {
             return Err(err("horizon_steps", "must be at least 1"));
         }
         series(
-            "import_price_eur_per_kwh",
+            || "import_price_eur_per_kwh".into(),
             &self.import_price_eur_per_kwh,
             t,
         )?;
         series(
-            "export_price_eur_per_kwh",
+            || "export_price_eur_per_kwh".into(),
             &self.export_price_eur_per_kwh,
             t,
         )?;
@@ -307,8 +328,8 @@ impl DispatchProblem {
         {
             return Err(err("terminal_price_eur_per_kwh", "must be a number ≥ 0"));
         }
-        limit("root_import_limit_kw", self.root_import_limit_kw)?;
-        limit("root_export_limit_kw", self.root_export_limit_kw)?;
+        limit(|| "root_import_limit_kw".into(), self.root_import_limit_kw)?;
+        limit(|| "root_export_limit_kw".into(), self.root_export_limit_kw)?;
         let index = self.feeder_index();
         for (i, f) in self.feeders.iter().enumerate() {
             if index[f.id.as_str()] != i {
@@ -317,15 +338,21 @@ impl DispatchProblem {
                     format!("{:?} repeats", f.id),
                 ));
             }
-            limit(&format!("feeders[{i}].import_limit_kw"), f.import_limit_kw)?;
-            limit(&format!("feeders[{i}].export_limit_kw"), f.export_limit_kw)?;
+            limit(
+                || format!("feeders[{i}].import_limit_kw"),
+                f.import_limit_kw,
+            )?;
+            limit(
+                || format!("feeders[{i}].export_limit_kw"),
+                f.export_limit_kw,
+            )?;
         }
         if self.sites.is_empty() {
             return Err(err("sites", "must name at least one site"));
         }
         let mut ids = std::collections::HashSet::new();
         for (s, site) in self.sites.iter().enumerate() {
-            let at = format!("sites[{s}]");
+            let at = SitePath(s);
             if let Some(f) = &site.feeder
                 && !index.contains_key(f.as_str())
             {
@@ -334,12 +361,12 @@ impl DispatchProblem {
                     format!("{f:?} is not in feeders"),
                 ));
             }
-            series(&format!("{at}.net_load_kw"), &site.net_load_kw, t)?;
-            limit(&format!("{at}.import_limit_kw"), site.import_limit_kw)?;
-            limit(&format!("{at}.export_limit_kw"), site.export_limit_kw)?;
-            limit(&format!("{at}.peak_so_far_kw"), site.peak_so_far_kw)?;
+            series(|| format!("{at}.net_load_kw"), &site.net_load_kw, t)?;
+            limit(|| format!("{at}.import_limit_kw"), site.import_limit_kw)?;
+            limit(|| format!("{at}.export_limit_kw"), site.export_limit_kw)?;
+            limit(|| format!("{at}.peak_so_far_kw"), site.peak_so_far_kw)?;
             for (k, b) in site.batteries.iter().enumerate() {
-                let at = format!("{at}.batteries[{k}]");
+                let at = BatteryPath(s, k);
                 if !ids.insert(b.id.as_str()) {
                     return Err(err(format!("{at}.id"), format!("{:?} repeats", b.id)));
                 }
@@ -351,7 +378,7 @@ impl DispatchProblem {
 }
 
 impl Battery {
-    fn validate(&self, at: &str) -> Result<(), ProblemError> {
+    fn validate(&self, at: &BatteryPath) -> Result<(), ProblemError> {
         let positive = |name: &str, x: f64| {
             if x.is_finite() && x > 0.0 {
                 Ok(())
