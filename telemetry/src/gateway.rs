@@ -92,7 +92,8 @@ pub struct GatewayConfig {
     /// Devices without a heartbeat need ten times as many.
     #[serde(default = "default_stale_polls")]
     pub stale_after_polls: u32,
-    /// Time before an unreachable device is tried again, ms.
+    /// Time before an unreachable device is tried again, ms; doubled with each failure in a
+    /// row, up to eight times this (each try may hold its endpoint for a request timeout).
     #[serde(default = "default_offline_retry_ms")]
     pub offline_retry_ms: u64,
     /// Longest wait between reconnection attempts to an endpoint, ms (backoff doubles from
@@ -465,6 +466,8 @@ struct DeviceState {
     repeats: u32,
     seq: u64,
     retry_at: Option<Instant>,
+    /// Failed polls in a row.
+    failures: u32,
     /// The setpoint in force, as written.
     active: Option<Active>,
 }
@@ -494,6 +497,7 @@ impl DeviceState {
             repeats: 0,
             seq: 0,
             retry_at: None,
+            failures: 0,
             active: None,
         }
     }
@@ -591,12 +595,15 @@ impl Worker {
             tokio::select! {
                 biased;
                 cmd = self.commands.recv() => match cmd {
-                    Some(sp) => self.apply_setpoint(sp).await,
+                    Some(sp) => self.apply_setpoints(sp).await,
                     None => return,
                 },
                 _ = ticks.tick() => {
-                    self.poll_all().await;
+                    // The devices that answer and the site's meter logic first; then those
+                    // that do not, each of which may hold the worker for a request timeout.
+                    self.poll_all(false).await;
                     self.fallback_round().await;
+                    self.poll_all(true).await;
                 }
             }
         }
@@ -640,7 +647,12 @@ impl Worker {
             .await;
         }
         let d = &mut self.devices[i];
-        d.retry_at = Some(Instant::now() + self.settings.offline_retry);
+        // Each retry of a silent device may hold the worker (its siblings' polls, the site
+        // guard, setpoints) for a request timeout: the wait doubles with every failure in a
+        // row, up to eight times `offline_retry`.
+        d.failures = d.failures.saturating_add(1);
+        let backoff = 1_u32 << d.failures.saturating_sub(1).min(3);
+        d.retry_at = Some(Instant::now() + self.settings.offline_retry * backoff);
         d.last = None;
         d.repeats = 0;
         if d.online {
@@ -659,17 +671,34 @@ impl Worker {
         }
     }
 
-    async fn poll_all(&mut self) {
+    /// Applies a setpoint and those queued behind it. A new setpoint replaces whatever the
+    /// site guard wrote above the last one: if the guard holds the site's import, it takes
+    /// over again at once rather than at the next poll round (which a silent device on the
+    /// same endpoint may delay by a request timeout).
+    async fn apply_setpoints(&mut self, first: SetpointMsg) {
+        self.apply_setpoint(first).await;
+        while let Ok(sp) = self.commands.try_recv() {
+            self.apply_setpoint(sp).await;
+        }
+        if self.fallback.as_ref().is_some_and(|f| f.guarding) {
+            self.fallback_round().await;
+        }
+    }
+
+    /// Polls the devices that answer (`retrying` false) or those that did not, whose retry is
+    /// due (`retrying` true).
+    async fn poll_all(&mut self, retrying: bool) {
         for i in 0..self.devices.len() {
             if self.conn.is_none() {
                 return;
             }
-            if self.devices[i].retry_at.is_some_and(|t| Instant::now() < t) {
+            let d = &self.devices[i];
+            if d.online == retrying || d.retry_at.is_some_and(|t| Instant::now() < t) {
                 continue;
             }
             // Setpoints first, even in the middle of a poll round.
-            while let Ok(sp) = self.commands.try_recv() {
-                self.apply_setpoint(sp).await;
+            if let Ok(sp) = self.commands.try_recv() {
+                self.apply_setpoints(sp).await;
             }
             if let Err(e) = self.poll_one(i).await {
                 tracing::debug!(asset = %self.devices[i].cfg.asset, err = %e, "poll failed");
@@ -708,6 +737,7 @@ impl Worker {
         let settings = self.settings;
         let d = &mut self.devices[i];
         d.retry_at = None;
+        d.failures = 0;
         let asset = d.cfg.asset.clone();
         let mut out = Vec::new();
         if !d.registered {

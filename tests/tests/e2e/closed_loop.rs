@@ -412,20 +412,6 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
             assert!(ours <= 1.01 * rule, "site {k}: {ours} vs rule {rule}");
             continue;
         }
-        if k == 1 {
-            // FIXME(site 1, intermittent): in about one run in five this site's peak is 0.52–0.57
-            // kW, at the evening's unforecast 2.45 kW step (19:30 local), against the rule's 0.33;
-            // in the others 0.03–0.20. Not the machine's load (it happens with the test running
-            // alone) and not the guard's cap being the horizon's highest planned import (the
-            // cap is now the interval's; it still happens); not traced to its cause yet. Pinned:
-            // under 30 % of the baseline, and below the rule in most runs.
-            assert!(
-                ours < 0.3 * base_site[k],
-                "site {k}: {ours} vs baseline {}",
-                base_site[k]
-            );
-            continue;
-        }
         assert!(ours < rule, "site {k}: {ours} vs rule {rule}");
     }
 }

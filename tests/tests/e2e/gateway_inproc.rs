@@ -202,6 +202,19 @@ async fn an_offline_device_gives_a_disconnect_event_and_no_fabricated_values() {
         }
     }
     assert!(from_alive >= 5);
+    // Its retries back off (each may hold the endpoint for the 200 ms request timeout): from
+    // 200 ms, doubling, to 1.6 s; over 3 s at most five failures where a retry every 200 ms
+    // would make seven or eight. A slow machine makes fewer.
+    let errors = || {
+        r.gateway
+            .stats()
+            .poll_errors
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = errors();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let failed = errors() - before;
+    assert!((1..=5).contains(&failed), "{failed} failed polls in 3 s");
 
     // Back online: a connect event, then telemetry again.
     fleet
