@@ -1211,7 +1211,7 @@ struct Vars<'a> {
 
 /// Variables from which the per-variable passes are shared among threads: below it a pass
 /// takes less time than starting a thread.
-const PARALLEL_VARS_FROM: usize = 100_000;
+const PARALLEL_VARS_FROM: usize = 20_000;
 
 /// `v` cut at `bounds` (ascending, last = its length); an empty `v` gives empty shares.
 fn cut<'a, T>(v: &'a [T], bounds: &[usize]) -> Vec<&'a [T]> {
