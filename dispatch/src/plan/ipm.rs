@@ -76,6 +76,29 @@ impl UnitIx {
     fn rows(&self, t_len: usize) -> usize {
         t_len + usize::from(self.target)
     }
+
+    fn vars(&self, t_len: usize) -> usize {
+        3 * t_len + 2 * usize::from(self.target)
+    }
+}
+
+/// `run` on each job, the first on this thread and the others on their own; the results in
+/// order.
+fn on_threads<J: Send, R: Send>(jobs: Vec<J>, run: impl Fn(J) -> R + Sync) -> Vec<R> {
+    let mut jobs = jobs.into_iter();
+    let Some(first) = jobs.next() else {
+        return Vec::new();
+    };
+    let run = &run;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs.map(|j| scope.spawn(move || run(j))).collect();
+        let mut out = vec![run(first)];
+        out.extend(handles.into_iter().map(|h| match h.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }));
+        out
+    })
 }
 
 /// The LP in the solver's form: `min cᵀx` s.t. `Ax = b`, `l ≤ x ≤ u`.
@@ -112,22 +135,74 @@ impl Model {
     }
 
     /// `out = A x`.
+    #[cfg(test)]
     fn mul(&self, x: &[f64], out: &mut [f64]) {
+        self.mul_on(x, out, 1);
+    }
+
+    /// First row and first variable after the units'.
+    fn units_end(&self) -> (usize, usize) {
+        self.units
+            .last()
+            .map_or((0, 0), |u| (u.row + u.rows(self.t), u.var + u.vars(self.t)))
+    }
+
+    /// The units in (at most) `threads` contiguous runs, as `[start, end)` bounds.
+    fn unit_runs(&self, threads: usize) -> Vec<usize> {
+        let n = self.units.len();
+        let threads = threads.clamp(1, n.max(1));
+        (0..=threads).map(|i| i * n / threads).collect()
+    }
+
+    /// `out = A x`, the units shared among `threads` threads: each writes its units' rows and
+    /// sums their flows into its own copy of the parents' rows, added in order after.
+    fn mul_on(&self, x: &[f64], out: &mut [f64], threads: usize) {
         let t_len = self.t;
         out.iter_mut().for_each(|v| *v = 0.0);
-        for u in &self.units {
-            let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
-            for t in 0..t_len {
-                let r = u.row + t;
-                out[r] += x[e + t] - u.a * x[c + t] + u.b * x[d + t];
-                if t > 0 {
-                    out[r] -= x[e + t - 1];
+        let runs = self.unit_runs(threads);
+        let (rows_end, _) = self.units_end();
+        let bounds: Vec<usize> = runs[1..]
+            .iter()
+            .map(|&k| self.units.get(k).map_or(rows_end, |u| u.row))
+            .collect();
+        let parents = (self.feeders.len() + 1) * t_len;
+        let jobs: Vec<(&[UnitIx], &mut [f64])> = runs
+            .windows(2)
+            .map(|w| &self.units[w[0]..w[1]])
+            .zip(cut_mut(&mut out[..rows_end], &bounds))
+            .collect();
+        let sums = on_threads(jobs, |(units, rows)| {
+            let first = units.first().map_or(0, |u| u.row);
+            let mut sums = vec![0.0; parents];
+            for u in units {
+                let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
+                let parent = match u.parent {
+                    Parent::Feeder(f) => f * t_len,
+                    Parent::Root => parents - t_len,
+                };
+                for t in 0..t_len {
+                    let r = u.row - first + t;
+                    rows[r] += x[e + t] - u.a * x[c + t] + u.b * x[d + t];
+                    if t > 0 {
+                        rows[r] -= x[e + t - 1];
+                    }
+                    sums[parent + t] += x[c + t] - x[d + t];
                 }
-                out[self.parent_row(u.parent, t)] += x[c + t] - x[d + t];
+                if u.target {
+                    rows[u.row - first + t_len] +=
+                        x[e + t_len - 1] + x[u.var + 3 * t_len] - x[u.var + 3 * t_len + 1];
+                }
             }
-            if u.target {
-                out[u.row + t_len] +=
-                    x[e + t_len - 1] + x[u.var + 3 * t_len] - x[u.var + 3 * t_len + 1];
+            sums
+        });
+        for sum in &sums {
+            for (f, &(_, r)) in self.feeders.iter().enumerate() {
+                for t in 0..t_len {
+                    out[r + t] += sum[f * t_len + t];
+                }
+            }
+            for t in 0..t_len {
+                out[self.root_row + t] += sum[parents - t_len + t];
             }
         }
         for &(v, r) in &self.feeders {
@@ -147,29 +222,50 @@ impl Model {
     }
 
     /// `out = Aᵀ y`.
+    #[cfg(test)]
     fn mul_t(&self, y: &[f64], out: &mut [f64]) {
+        self.mul_t_on(y, out, 1);
+    }
+
+    /// `out = Aᵀ y`, the units' variables shared among `threads` threads.
+    fn mul_t_on(&self, y: &[f64], out: &mut [f64], threads: usize) {
         let t_len = self.t;
-        for u in &self.units {
-            let (c, d, e) = (u.var, u.var + t_len, u.var + 2 * t_len);
-            for t in 0..t_len {
-                let r = u.row + t;
-                let p = y[self.parent_row(u.parent, t)];
-                out[c + t] = -u.a * y[r] + p;
-                out[d + t] = u.b * y[r] - p;
-                out[e + t] = y[r]
-                    - if t + 1 < t_len {
-                        y[r + 1]
-                    } else if u.target {
-                        -y[u.row + t_len]
-                    } else {
-                        0.0
-                    };
+        let runs = self.unit_runs(threads);
+        let (_, vars_end) = self.units_end();
+        let bounds: Vec<usize> = runs[1..]
+            .iter()
+            .map(|&k| self.units.get(k).map_or(vars_end, |u| u.var))
+            .collect();
+        let jobs: Vec<(&[UnitIx], &mut [f64])> = runs
+            .windows(2)
+            .map(|w| &self.units[w[0]..w[1]])
+            .zip(cut_mut(&mut out[..vars_end], &bounds))
+            .collect();
+        on_threads(jobs, |(units, vars)| {
+            let first = units.first().map_or(0, |u| u.var);
+            for u in units {
+                let v = u.var - first;
+                let (c, d, e) = (v, v + t_len, v + 2 * t_len);
+                for t in 0..t_len {
+                    let r = u.row + t;
+                    let p = y[self.parent_row(u.parent, t)];
+                    vars[c + t] = -u.a * y[r] + p;
+                    vars[d + t] = u.b * y[r] - p;
+                    vars[e + t] = y[r]
+                        - if t + 1 < t_len {
+                            y[r + 1]
+                        } else if u.target {
+                            -y[u.row + t_len]
+                        } else {
+                            0.0
+                        };
+                }
+                if u.target {
+                    vars[v + 3 * t_len] = y[u.row + t_len];
+                    vars[v + 3 * t_len + 1] = -y[u.row + t_len];
+                }
             }
-            if u.target {
-                out[u.var + 3 * t_len] = y[u.row + t_len];
-                out[u.var + 3 * t_len + 1] = -y[u.row + t_len];
-            }
-        }
+        });
         for &(v, r) in &self.feeders {
             for t in 0..t_len {
                 let g = y[self.root_row + t] - y[r + t];
@@ -1213,6 +1309,10 @@ struct Vars<'a> {
 /// takes less time than starting a thread.
 const PARALLEL_VARS_FROM: usize = 20_000;
 
+/// Variables from which the products with `A` and `Aᵀ` are shared among threads (each is
+/// one pass over the units, cheaper than a per-variable pass).
+const PARALLEL_PRODUCTS_FROM: usize = 200_000;
+
 /// `v` cut at `bounds` (ascending, last = its length); an empty `v` gives empty shares.
 fn cut<'a, T>(v: &'a [T], bounds: &[usize]) -> Vec<&'a [T]> {
     if v.is_empty() {
@@ -1401,6 +1501,11 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
     } else {
         1
     };
+    let product_threads = if n >= PARALLEL_PRODUCTS_FROM.max(shared_from) {
+        threads
+    } else {
+        1
+    };
     // Aᵀ Δy.
     let mut atdy = vec![0.0; n];
     let mut dy = vec![0.0; rows];
@@ -1412,11 +1517,11 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
     // them.
     for iter in 0..MAX_ITER {
         iterations = iter;
-        m.mul(&it.x, &mut ax);
+        m.mul_on(&it.x, &mut ax, product_threads);
         for i in 0..rows {
             rp[i] = m.b[i] - ax[i];
         }
-        m.mul_t(&y, &mut aty);
+        m.mul_t_on(&y, &mut aty, product_threads);
         let sums = on_vars(&mut it, &k, &aty, threads, |v| {
             let (mut compl, mut pobj, mut rd_max) = (0.0, 0.0, 0.0_f64);
             for j in 0..v.x.len() {
@@ -1451,12 +1556,12 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
         let normal = Normal::factor(&m, &it.theta);
         // Δy from Θ ρ: A Θ Aᵀ Δy = r_p + A Θ ρ; then Aᵀ Δy.
         let solve = |trho: &[f64], dy: &mut Vec<f64>, atdy: &mut Vec<f64>| {
-            m.mul(trho, dy);
+            m.mul_on(trho, dy, product_threads);
             for (d, r) in dy.iter_mut().zip(&rp) {
                 *d += r;
             }
             normal.solve(&m, dy);
-            m.mul_t(dy, atdy);
+            m.mul_t_on(dy, atdy, product_threads);
         };
         // Predictor (affine scaling): complementarity targets 0.
         let affine = Targets { cl: 0.0, cu: 0.0 };
@@ -1695,6 +1800,20 @@ mod tests {
             }
         }
         let r: Vec<f64> = (0..m.m).map(|i| ((i * 31) % 17) as f64 - 8.0).collect();
+        // The products with the units shared among threads: the same, but for rounding (the
+        // parents' sums add up in another order).
+        let x: Vec<f64> = (0..m.n).map(|j| ((j * 13) % 7) as f64 - 3.0).collect();
+        let (mut ax, mut aty) = (vec![0.0; m.m], vec![0.0; m.n]);
+        m.mul(&x, &mut ax);
+        m.mul_t(&r, &mut aty);
+        for threads in [2, 3, 64] {
+            let (mut shared, mut shared_t) = (vec![1.0; m.m], vec![1.0; m.n]);
+            m.mul_on(&x, &mut shared, threads);
+            m.mul_t_on(&r, &mut shared_t, threads);
+            for (a, b) in shared.iter().zip(&ax).chain(shared_t.iter().zip(&aty)) {
+                assert!((a - b).abs() < 1e-9, "{threads} threads: {a} vs {b}");
+            }
+        }
         // On one thread and with the feeders shared among threads.
         for (threads, block_up_to) in [(1, 0), (2, 0), (3, 0), (1, BLOCK_UP_TO), (2, 1)] {
             let normal = Normal::factor_on(&m, &theta, threads, block_up_to);
