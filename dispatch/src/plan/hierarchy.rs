@@ -406,8 +406,8 @@ fn classes<'a>(
     per_feeder.into_iter().flatten().collect()
 }
 
-/// Virtual batteries (or, repaired, single batteries) from this many up are made and split on
-/// all cores.
+/// Feeders (when making their classes) or classes (when making their LP units and splitting
+/// their plans) from this many up are shared among the cores.
 const SHARED_FROM: usize = 64;
 
 /// The classes of one feeder's batteries (see [`classes`]).

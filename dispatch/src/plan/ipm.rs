@@ -18,7 +18,7 @@
 //! none), so the iterates stay bounded and the dual is always feasible.
 
 use super::lp::{Attach, LpPlan, LpSlack, Network, Unit};
-use super::map_shared;
+use super::{map_shared, on_threads};
 
 /// Why the structured solver did not give a plan (the caller then solves the generic LP).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -80,25 +80,6 @@ impl UnitIx {
     fn vars(&self, t_len: usize) -> usize {
         3 * t_len + 2 * usize::from(self.target)
     }
-}
-
-/// `run` on each job, the first on this thread and the others on their own; the results in
-/// order.
-fn on_threads<J: Send, R: Send>(jobs: Vec<J>, run: impl Fn(J) -> R + Sync) -> Vec<R> {
-    let mut jobs = jobs.into_iter();
-    let Some(first) = jobs.next() else {
-        return Vec::new();
-    };
-    let run = &run;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs.map(|j| scope.spawn(move || run(j))).collect();
-        let mut out = vec![run(first)];
-        out.extend(handles.into_iter().map(|h| match h.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }));
-        out
-    })
 }
 
 /// The LP in the solver's form: `min cᵀx` s.t. `Ax = b`, `l ≤ x ≤ u`.
@@ -1015,26 +996,12 @@ impl Normal {
                 .map(|f| feeder_block(m, theta, f, block_up_to, root))
                 .collect::<Vec<_>>()
         };
-        let results: Vec<(Vec<_>, Vec<f64>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = bounds
-                .windows(2)
-                .skip(1)
-                .map(|w| {
-                    let range = w[0]..w[1];
-                    scope.spawn(move || {
-                        let mut own = vec![0.0; t_len * t_len];
-                        let out = chunk(range, &mut own);
-                        (out, own)
-                    })
-                })
-                .collect();
-            let first = chunk(bounds[0]..bounds[1], &mut root);
-            let mut all = vec![(first, Vec::new())];
-            all.extend(handles.into_iter().map(|h| match h.join() {
-                Ok(r) => r,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }));
-            all
+        // Each run of feeders sums into its own copy of the root block; added in order.
+        let runs: Vec<std::ops::Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
+        let results: Vec<(Vec<_>, Vec<f64>)> = on_threads(runs, |range| {
+            let mut own = vec![0.0; t_len * t_len];
+            let out = chunk(range, &mut own);
+            (out, own)
         });
         for (chunk, own) in results {
             for (a, b) in root.iter_mut().zip(&own) {
@@ -1381,7 +1348,7 @@ fn on_vars<R: Send>(
     );
     let mut trho = cut_mut(&mut it.trho, &bounds);
     let (mut dxa, mut dx) = (cut_mut(&mut it.dxa, &bounds), cut_mut(&mut it.dx, &bounds));
-    let mut shares = (0..bounds.len()).filter_map(|i| {
+    let shares = (0..bounds.len()).filter_map(|i| {
         Some(Vars {
             lo: lo[i],
             hi: hi[i],
@@ -1401,19 +1368,7 @@ fn on_vars<R: Send>(
             dx: dx.next()?,
         })
     });
-    let Some(first) = shares.next() else {
-        return Vec::new();
-    };
-    let pass = &pass;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = shares.map(|v| scope.spawn(move || pass(v))).collect();
-        let mut out = vec![pass(first)];
-        out.extend(handles.into_iter().map(|h| match h.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }));
-        out
-    })
+    on_threads(shares.collect(), pass)
 }
 
 fn norm_inf(v: &[f64]) -> f64 {

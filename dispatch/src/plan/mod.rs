@@ -532,20 +532,28 @@ pub(crate) fn map_shared<T: Sync, R: Send>(
         return items.iter().map(f).collect();
     }
     let run = items.len().div_ceil(threads);
-    let f = &f;
+    let runs: Vec<&[T]> = items.chunks(run).collect();
+    on_threads(runs, |c| c.iter().map(&f).collect::<Vec<_>>())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// `run` on each job, the first on this thread and the others on threads of their own; the
+/// results in order.
+pub(crate) fn on_threads<J: Send, R: Send>(jobs: Vec<J>, run: impl Fn(J) -> R + Sync) -> Vec<R> {
+    let mut jobs = jobs.into_iter();
+    let Some(first) = jobs.next() else {
+        return Vec::new();
+    };
+    let run = &run;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(run)
-            .skip(1)
-            .map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<_>>()))
-            .collect();
-        let mut out: Vec<R> = items[..run].iter().map(f).collect();
-        for h in handles {
-            match h.join() {
-                Ok(r) => out.extend(r),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
+        let handles: Vec<_> = jobs.map(|j| scope.spawn(move || run(j))).collect();
+        let mut out = vec![run(first)];
+        out.extend(handles.into_iter().map(|h| match h.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }));
         out
     })
 }
