@@ -1491,7 +1491,10 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
                 let r = f * (v.c[j] - v.at[j] - v.zl[j] + v.zu[j]);
                 v.rd[j] = r;
                 rd_max = rd_max.max(r.abs());
-                v.theta[j] = f / (v.zl[j] * il + v.zu[j] * iu + RHO);
+                let theta = f / (v.zl[j] * il + v.zu[j] * iu + RHO);
+                v.theta[j] = theta;
+                // The predictor's Θ ρ (complementarity targets 0: ρ = r_d + z_l − z_u).
+                v.trho[j] = theta * (r + v.zl[j] - v.zu[j]);
                 compl += v.zl[j] * xl + v.zu[j] * xu;
                 pobj += v.c[j] * v.x[j];
             }
@@ -1518,13 +1521,8 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
             normal.solve(&m, dy);
             m.mul_t_on(dy, atdy, product_threads);
         };
-        // Predictor (affine scaling): complementarity targets 0.
+        // Predictor (affine scaling): complementarity targets 0 (its Θ ρ made with Θ).
         let affine = Targets { cl: 0.0, cu: 0.0 };
-        on_vars(&mut it, &k, &[], threads, |v| {
-            for j in 0..v.x.len() {
-                v.trho[j] = v.theta[j] * affine.rho(v.rd[j], v.zl[j], v.zu[j], v.ixl[j], v.ixu[j]);
-            }
-        });
         solve(&it.trho, &mut dy, &mut atdy);
         // Its Δx, longest steps and, from sums taken on the way, the complementarity after
         // them: Σ (x_l + a_p Δx)(z_l + a_d Δz_l) + (x_u − a_p Δx)(z_u + a_d Δz_u)
