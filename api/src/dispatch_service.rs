@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use vpp_dispatch::dispatcher::{self, DispatchError, Dispatchable, Situation, StepPlan};
+use vpp_dispatch::dispatcher::{
+    self, DispatchError, Dispatchable, Situation, StepPlan, Unresponsive,
+};
 use vpp_dispatch::plan::lp::Structured;
 use vpp_dispatch::twin::Status;
 use vpp_domain::{AssetPath, Clock, CorrelationId, Kilowatts, Level, NodePath, Setpoint};
@@ -446,14 +448,39 @@ impl DispatchService {
 
     /// The online batteries and everyone's latest power.
     fn fleet_view(&self) -> (Vec<Dispatchable>, BTreeMap<AssetPath, f64>) {
+        let (online, power, _) = self.fleet_view_with_energy();
+        (online, power)
+    }
+
+    /// [`Self::fleet_view`], with each battery's energy above its floor and room below its
+    /// ceiling (kWh) where its last state of charge and its ratings are known.
+    fn fleet_view_with_energy(&self) -> (Vec<Dispatchable>, BTreeMap<AssetPath, f64>, Energies) {
         let mut online = Vec::new();
         let mut power = BTreeMap::new();
+        let mut energy = BTreeMap::new();
         for (asset, status, latest, device) in self.twins.assets() {
             let p = latest
                 .as_ref()
                 .and_then(|o| o.readings.power)
                 .map_or(0.0, Kilowatts::get);
             power.insert(asset.clone(), p);
+            if let (Some(soc), Some(dev)) = (latest.as_ref().and_then(|o| o.readings.soc), &device)
+                && let Some(cap) = dev.capacity_kwh
+            {
+                let floor = dev
+                    .soc_min
+                    .unwrap_or(0.0)
+                    .max(dev.soc_reserve.unwrap_or(0.0));
+                let ceiling = dev.soc_max.unwrap_or(1.0);
+                let soc = soc.get();
+                energy.insert(
+                    asset.clone(),
+                    (
+                        ((soc - floor) * cap).max(0.0),
+                        ((ceiling - soc) * cap).max(0.0),
+                    ),
+                );
+            }
             let (Some(obs), Some(dev), Status::Online) = (latest, device, status) else {
                 continue;
             };
@@ -477,7 +504,7 @@ impl DispatchService {
                 efficiency: 0.95,
             });
         }
-        (online, power)
+        (online, power, energy)
     }
 
     /// Whether to plan now: a new interval, an event, a change in who is online, or a battery
@@ -536,7 +563,7 @@ impl DispatchService {
     /// Plans from what is known now; the setpoints to send.
     fn plan_now(&self) -> Result<Vec<(AssetPath, f64, Option<f64>)>, DispatchError> {
         let now = self.clock.now();
-        let (online, power) = self.fleet_view();
+        let (online, power, energy) = self.fleet_view_with_energy();
         let (targets, unresponsive_set, reverts_at) = {
             let mut st = self.lock();
             st.replan = false;
@@ -552,16 +579,24 @@ impl DispatchService {
             .filter(|d| !unresponsive_set.contains_key(&d.asset))
             .collect();
         let available: BTreeSet<AssetPath> = batteries.iter().map(|d| d.asset.clone()).collect();
-        // Everyone else counts at their measured power; one that no longer answers counts at
-        // zero once the last setpoint we sent it has reverted (it does not keep its last power
-        // for ever; one that answers but does not follow is measured as it is).
-        let unresponsive: Vec<(AssetPath, f64)> = power
+        // Everyone else counts at their measured power while their energy lasts; one that no
+        // longer answers counts at zero once the last setpoint we sent it has reverted (it does
+        // not keep its last power for ever; one that answers but does not follow is measured as
+        // it is).
+        let unresponsive: Vec<Unresponsive> = power
             .iter()
             .filter(|(a, _)| !available.contains(*a))
             .map(|(a, p)| {
                 let reverted =
                     !answering.contains(a) && reverts_at.get(a).is_some_and(|at| now >= *at);
-                (a.clone(), if reverted { 0.0 } else { *p })
+                let power_kw = if reverted { 0.0 } else { *p };
+                Unresponsive {
+                    asset: a.clone(),
+                    power_kw,
+                    energy_kwh: energy
+                        .get(a)
+                        .map(|(above, below)| if power_kw >= 0.0 { *above } else { *below }),
+                }
             })
             .collect();
         let start = interval_start(now, self.config.step);
@@ -730,6 +765,9 @@ impl DispatchService {
         }
     }
 }
+
+/// Per battery: energy above its floor and room below its ceiling, kWh.
+type Energies = BTreeMap<AssetPath, (f64, f64)>;
 
 /// Keeps the dispatcher's tasks alive.
 #[derive(Debug)]

@@ -46,6 +46,39 @@ pub struct Dispatchable {
     pub efficiency: f64,
 }
 
+/// An asset that does not respond (offline, refusing, not following). It counts at its site
+/// at its last measured power for as long as its stored energy could sustain that power (the
+/// energy above its floor when it discharges, the room below its ceiling when it charges),
+/// then as idle: a battery's power is not extrapolated beyond what it holds. Over the whole
+/// horizon when its energy is unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unresponsive {
+    /// The asset.
+    pub asset: AssetPath,
+    /// Last measured power, kW (positive = discharge).
+    pub power_kw: f64,
+    /// Energy it can still deliver (discharging) or take (charging), kWh; `None`: unknown.
+    pub energy_kwh: Option<f64>,
+}
+
+impl Unresponsive {
+    /// Its power in each of `t_len` intervals of `dt_h` hours.
+    #[must_use]
+    pub fn powers(&self, t_len: usize, dt_h: f64) -> Vec<f64> {
+        let mut left = self.energy_kwh.map(|e| e.max(0.0));
+        (0..t_len)
+            .map(|_| match left.as_mut() {
+                None => self.power_kw,
+                Some(e) => {
+                    let kw = (*e / dt_h).min(self.power_kw.abs());
+                    *e -= kw * dt_h;
+                    kw.copysign(self.power_kw)
+                }
+            })
+            .collect()
+    }
+}
+
 /// What the dispatcher knows at one step.
 #[derive(Debug, Clone)]
 pub struct Situation<'a> {
@@ -57,9 +90,9 @@ pub struct Situation<'a> {
     pub horizon_steps: usize,
     /// Batteries that respond.
     pub batteries: &'a [Dispatchable],
-    /// Assets that do not respond (offline, refusing, not following) with their last measured
-    /// power (kW, positive = discharge): they count as load at their site.
-    pub unresponsive: &'a [(AssetPath, f64)],
+    /// Assets that do not respond (offline, refusing, not following): they count as load at
+    /// their site.
+    pub unresponsive: &'a [Unresponsive],
     /// Forecast load minus PV per site over the horizon, kW, without any battery.
     pub site_load_kw: &'a BTreeMap<NodePath, Vec<f64>>,
     /// Import price per interval, €/kWh.
@@ -203,12 +236,13 @@ pub fn problem(s: &Situation<'_>) -> Result<DispatchProblem, DispatchError> {
             site.batteries.push(battery(d));
         }
     }
-    for (asset, power) in s.unresponsive {
-        let node = site_of(asset);
+    let dt_h = s.step.num_seconds() as f64 / 3600.0;
+    for u in s.unresponsive {
+        let node = site_of(&u.asset);
         ensure(&node, &mut sites)?;
         if let Some(site) = sites.get_mut(&node) {
-            for x in &mut site.net_load_kw {
-                *x -= power;
+            for (x, p) in site.net_load_kw.iter_mut().zip(u.powers(t_len, dt_h)) {
+                *x -= p;
             }
         }
     }
@@ -332,7 +366,7 @@ mod tests {
 
     fn situation<'a>(
         batteries: &'a [Dispatchable],
-        unresponsive: &'a [(AssetPath, f64)],
+        unresponsive: &'a [Unresponsive],
         loads: &'a BTreeMap<NodePath, Vec<f64>>,
         prices: &'a [f64],
         targets: &'a BTreeMap<NodePath, f64>,
@@ -376,7 +410,11 @@ mod tests {
         );
         assert!(plan.setpoints.iter().all(|s| s.power_kw <= 5.0 + 1e-9));
         // y stops responding (it now sits at 0 kW): x takes what it can, up to its rating.
-        let lost = [(asset("b", "y"), 0.0)];
+        let lost = [Unresponsive {
+            asset: asset("b", "y"),
+            power_kw: 0.0,
+            energy_kwh: None,
+        }];
         let plan = step(
             &situation(&all[..1], &lost, &loads, &prices, &targets),
             &Clarabel,
@@ -391,6 +429,40 @@ mod tests {
                 .iter()
                 .any(|s| s.limit.starts_with("feeder"))
         );
+    }
+
+    /// An unresponsive battery counts at its measured power while its energy lasts, then as
+    /// idle; over the whole horizon when its energy is unknown.
+    #[test]
+    fn an_unresponsive_battery_counts_only_while_its_energy_lasts() {
+        let site: NodePath = "r1/s1/f1/a".parse().unwrap();
+        let loads = BTreeMap::from([(site, vec![6.0; 4])]);
+        let targets = BTreeMap::new();
+        let prices = [0.2; 4];
+        let load_of = |u: Unresponsive| {
+            let lost = [u];
+            let p = problem(&situation(&[], &lost, &loads, &prices, &targets)).unwrap();
+            p.sites[0].net_load_kw.clone()
+        };
+        // 4 kW of discharge and 1.5 kWh above its floor, quarter-hours: 1 kWh, then 0.5 kWh.
+        let discharging = Unresponsive {
+            asset: asset("a", "x"),
+            power_kw: 4.0,
+            energy_kwh: Some(1.5),
+        };
+        assert_eq!(load_of(discharging.clone()), vec![2.0, 4.0, 6.0, 6.0]);
+        // Charging at 2 kW with room for 10 kWh: the whole horizon.
+        let charging = Unresponsive {
+            power_kw: -2.0,
+            energy_kwh: Some(10.0),
+            ..discharging.clone()
+        };
+        assert_eq!(load_of(charging), vec![8.0; 4]);
+        let unknown = Unresponsive {
+            energy_kwh: None,
+            ..discharging
+        };
+        assert_eq!(load_of(unknown), vec![2.0; 4]);
     }
 
     #[test]
