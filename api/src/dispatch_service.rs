@@ -464,14 +464,20 @@ impl DispatchService {
                 .and_then(|o| o.readings.power)
                 .map_or(0.0, Kilowatts::get);
             power.insert(asset.clone(), p);
-            if let (Some(soc), Some(dev)) = (latest.as_ref().and_then(|o| o.readings.soc), &device)
-                && let Some(cap) = dev.capacity_kwh
-            {
+            // The state of charge a plan may use: above the reserve, if higher than the minimum.
+            let bounds = device.as_ref().map(|dev| {
                 let floor = dev
                     .soc_min
                     .unwrap_or(0.0)
                     .max(dev.soc_reserve.unwrap_or(0.0));
-                let ceiling = dev.soc_max.unwrap_or(1.0);
+                (floor, dev.soc_max.unwrap_or(1.0))
+            });
+            if let (Some(soc), Some(dev), Some((floor, ceiling))) = (
+                latest.as_ref().and_then(|o| o.readings.soc),
+                &device,
+                bounds,
+            ) && let Some(cap) = dev.capacity_kwh
+            {
                 let soc = soc.get();
                 energy.insert(
                     asset.clone(),
@@ -481,7 +487,9 @@ impl DispatchService {
                     ),
                 );
             }
-            let (Some(obs), Some(dev), Status::Online) = (latest, device, status) else {
+            let (Some(obs), Some(dev), Some((floor, ceiling)), Status::Online) =
+                (latest, device, bounds, status)
+            else {
                 continue;
             };
             let (Some(cap), Some(ch), Some(dis), Some(soc)) = (
@@ -492,14 +500,13 @@ impl DispatchService {
             ) else {
                 continue;
             };
-            let reserve = dev.soc_reserve.unwrap_or(0.0);
             online.push(Dispatchable {
                 asset,
                 capacity_kwh: cap,
                 max_charge_kw: ch,
                 max_discharge_kw: dis,
-                soc_min: dev.soc_min.unwrap_or(0.0).max(reserve),
-                soc_max: dev.soc_max.unwrap_or(1.0),
+                soc_min: floor,
+                soc_max: ceiling,
                 soc: soc.get(),
                 efficiency: 0.95,
             });
