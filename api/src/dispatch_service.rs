@@ -38,7 +38,9 @@ use vpp_dispatch::twin::Status;
 use vpp_domain::{AssetPath, Clock, CorrelationId, Kilowatts, Level, NodePath, Setpoint};
 use vpp_forecasting::source::{ForecastSource, Observations, Quantity, SeriesKey};
 use vpp_telemetry::bus::{Bus, Delivery, Topic};
-use vpp_telemetry::wire::{AckOutcome, EventKind, Message, SetpointMsg, WIRE_VERSION};
+use vpp_telemetry::wire::{
+    AckOutcome, DeviceDescription, EventKind, Message, SetpointMsg, WIRE_VERSION,
+};
 
 use crate::fleet::FleetService;
 use crate::scenario::{Block, Scenario};
@@ -448,50 +450,18 @@ impl DispatchService {
 
     /// The online batteries and everyone's latest power.
     fn fleet_view(&self) -> (Vec<Dispatchable>, BTreeMap<AssetPath, f64>) {
-        let (online, power, _) = self.fleet_view_with_energy();
-        (online, power)
-    }
-
-    /// [`Self::fleet_view`], with each battery's energy above its floor and room below its
-    /// ceiling (kWh) where its last state of charge and its ratings are known.
-    fn fleet_view_with_energy(&self) -> (Vec<Dispatchable>, BTreeMap<AssetPath, f64>, Energies) {
         let mut online = Vec::new();
         let mut power = BTreeMap::new();
-        let mut energy = BTreeMap::new();
         for (asset, status, latest, device) in self.twins.assets() {
             let p = latest
                 .as_ref()
                 .and_then(|o| o.readings.power)
                 .map_or(0.0, Kilowatts::get);
             power.insert(asset.clone(), p);
-            // The state of charge a plan may use: above the reserve, if higher than the minimum.
-            let bounds = device.as_ref().map(|dev| {
-                let floor = dev
-                    .soc_min
-                    .unwrap_or(0.0)
-                    .max(dev.soc_reserve.unwrap_or(0.0));
-                (floor, dev.soc_max.unwrap_or(1.0))
-            });
-            if let (Some(soc), Some(dev), Some((floor, ceiling))) = (
-                latest.as_ref().and_then(|o| o.readings.soc),
-                &device,
-                bounds,
-            ) && let Some(cap) = dev.capacity_kwh
-            {
-                let soc = soc.get();
-                energy.insert(
-                    asset.clone(),
-                    (
-                        ((soc - floor) * cap).max(0.0),
-                        ((ceiling - soc) * cap).max(0.0),
-                    ),
-                );
-            }
-            let (Some(obs), Some(dev), Some((floor, ceiling)), Status::Online) =
-                (latest, device, bounds, status)
-            else {
+            let (Some(obs), Some(dev), Status::Online) = (latest, device, status) else {
                 continue;
             };
+            let (floor, ceiling) = usable_soc(&dev);
             let (Some(cap), Some(ch), Some(dis), Some(soc)) = (
                 dev.capacity_kwh,
                 dev.max_charge_kw,
@@ -511,7 +481,20 @@ impl DispatchService {
                 efficiency: 0.95,
             });
         }
-        (online, power, energy)
+        (online, power)
+    }
+
+    /// A battery's energy above its floor and room below its ceiling, kWh, from its twin's
+    /// newest state of charge and its registration; `None` where either is unknown.
+    fn energy_room(&self, asset: &AssetPath) -> Option<(f64, f64)> {
+        let twin = self.twins.asset(asset)?;
+        let dev = twin.device?;
+        let (cap, soc) = (dev.capacity_kwh?, twin.latest?.readings.soc?.get());
+        let (floor, ceiling) = usable_soc(&dev);
+        Some((
+            ((soc - floor) * cap).max(0.0),
+            ((ceiling - soc) * cap).max(0.0),
+        ))
     }
 
     /// Whether to plan now: a new interval, an event, a change in who is online, or a battery
@@ -570,7 +553,7 @@ impl DispatchService {
     /// Plans from what is known now; the setpoints to send.
     fn plan_now(&self) -> Result<Vec<(AssetPath, f64, Option<f64>)>, DispatchError> {
         let now = self.clock.now();
-        let (online, power, energy) = self.fleet_view_with_energy();
+        let (online, power) = self.fleet_view();
         let (targets, unresponsive_set, reverts_at) = {
             let mut st = self.lock();
             st.replan = false;
@@ -600,9 +583,9 @@ impl DispatchService {
                 Unresponsive {
                     asset: a.clone(),
                     power_kw,
-                    energy_kwh: energy
-                        .get(a)
-                        .map(|(above, below)| if power_kw >= 0.0 { *above } else { *below }),
+                    energy_kwh: self
+                        .energy_room(a)
+                        .map(|(above, below)| if power_kw >= 0.0 { above } else { below }),
                 }
             })
             .collect();
@@ -773,8 +756,15 @@ impl DispatchService {
     }
 }
 
-/// Per battery: energy above its floor and room below its ceiling, kWh.
-type Energies = BTreeMap<AssetPath, (f64, f64)>;
+/// The state of charge a plan may use: from the reserve, if higher than the minimum, to the
+/// maximum.
+fn usable_soc(dev: &DeviceDescription) -> (f64, f64) {
+    let floor = dev
+        .soc_min
+        .unwrap_or(0.0)
+        .max(dev.soc_reserve.unwrap_or(0.0));
+    (floor, dev.soc_max.unwrap_or(1.0))
+}
 
 /// Keeps the dispatcher's tasks alive.
 #[derive(Debug)]

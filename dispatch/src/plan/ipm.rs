@@ -128,11 +128,26 @@ impl Model {
             .map_or((0, 0), |u| (u.row + u.rows(self.t), u.var + u.vars(self.t)))
     }
 
-    /// The units in (at most) `threads` contiguous runs, as `[start, end)` bounds.
-    fn unit_runs(&self, threads: usize) -> Vec<usize> {
+    /// The units in (at most) `threads` contiguous runs, each with its part of `out`: from its
+    /// first unit's `start` (first row or first variable) to the next run's, the last to `end`.
+    fn unit_jobs<'a>(
+        &'a self,
+        out: &'a mut [f64],
+        threads: usize,
+        start: fn(&UnitIx) -> usize,
+        end: usize,
+    ) -> Vec<(&'a [UnitIx], &'a mut [f64])> {
         let n = self.units.len();
         let threads = threads.clamp(1, n.max(1));
-        (0..=threads).map(|i| i * n / threads).collect()
+        let runs: Vec<usize> = (0..=threads).map(|i| i * n / threads).collect();
+        let bounds: Vec<usize> = runs[1..]
+            .iter()
+            .map(|&k| self.units.get(k).map_or(end, start))
+            .collect();
+        runs.windows(2)
+            .map(|w| &self.units[w[0]..w[1]])
+            .zip(cut_mut(&mut out[..end], &bounds))
+            .collect()
     }
 
     /// `out = A x`, the units shared among `threads` threads: each writes its units' rows and
@@ -140,18 +155,8 @@ impl Model {
     fn mul_on(&self, x: &[f64], out: &mut [f64], threads: usize) {
         let t_len = self.t;
         out.iter_mut().for_each(|v| *v = 0.0);
-        let runs = self.unit_runs(threads);
-        let (rows_end, _) = self.units_end();
-        let bounds: Vec<usize> = runs[1..]
-            .iter()
-            .map(|&k| self.units.get(k).map_or(rows_end, |u| u.row))
-            .collect();
         let parents = (self.feeders.len() + 1) * t_len;
-        let jobs: Vec<(&[UnitIx], &mut [f64])> = runs
-            .windows(2)
-            .map(|w| &self.units[w[0]..w[1]])
-            .zip(cut_mut(&mut out[..rows_end], &bounds))
-            .collect();
+        let jobs = self.unit_jobs(out, threads, |u| u.row, self.units_end().0);
         let sums = on_threads(jobs, |(units, rows)| {
             let first = units.first().map_or(0, |u| u.row);
             let mut sums = vec![0.0; parents];
@@ -211,17 +216,7 @@ impl Model {
     /// `out = Aᵀ y`, the units' variables shared among `threads` threads.
     fn mul_t_on(&self, y: &[f64], out: &mut [f64], threads: usize) {
         let t_len = self.t;
-        let runs = self.unit_runs(threads);
-        let (_, vars_end) = self.units_end();
-        let bounds: Vec<usize> = runs[1..]
-            .iter()
-            .map(|&k| self.units.get(k).map_or(vars_end, |u| u.var))
-            .collect();
-        let jobs: Vec<(&[UnitIx], &mut [f64])> = runs
-            .windows(2)
-            .map(|w| &self.units[w[0]..w[1]])
-            .zip(cut_mut(&mut out[..vars_end], &bounds))
-            .collect();
+        let jobs = self.unit_jobs(out, threads, |u| u.var, self.units_end().1);
         on_threads(jobs, |(units, vars)| {
             let first = units.first().map_or(0, |u| u.var);
             for u in units {
@@ -1285,16 +1280,15 @@ fn cut<'a, T>(v: &'a [T], bounds: &[usize]) -> Vec<&'a [T]> {
     if v.is_empty() {
         return vec![v; bounds.len()];
     }
-    let mut out = Vec::with_capacity(bounds.len());
-    let mut rest = v;
-    let mut at = 0;
-    for &b in bounds {
-        let (head, tail) = rest.split_at(b - at);
-        out.push(head);
-        rest = tail;
-        at = b;
-    }
-    out
+    let mut start = 0;
+    bounds
+        .iter()
+        .map(|&b| {
+            let share = &v[start..b];
+            start = b;
+            share
+        })
+        .collect()
 }
 
 /// `v` cut at `bounds`, mutably.
