@@ -108,8 +108,8 @@ pub struct Situation<'a> {
     pub site_peak_period_share: f64,
     /// Import caps per node, kW.
     pub peak_targets: &'a BTreeMap<NodePath, f64>,
-    /// Each site's highest metered import in the billing period so far, kW: the site peak
-    /// charge applies above it only.
+    /// Each site's highest metered net import in the billing period so far, kW (negative where
+    /// it only exported, planned as zero): the site peak charge applies above it only.
     pub site_peak_so_far: &'a BTreeMap<NodePath, f64>,
 }
 
@@ -217,7 +217,9 @@ pub fn problem(s: &Situation<'_>) -> Result<DispatchProblem, DispatchError> {
                         net_load_kw: load[..t_len].to_vec(),
                         import_limit_kw: s.peak_targets.get(node).copied(),
                         export_limit_kw: None,
-                        peak_so_far_kw: s.site_peak_so_far.get(node).copied(),
+                        // A site that only exported so far has imported nothing: its peak
+                        // so far is zero, not negative (which the problem refuses).
+                        peak_so_far_kw: s.site_peak_so_far.get(node).map(|kw| kw.max(0.0)),
                         batteries: vec![],
                     },
                 );
@@ -389,6 +391,26 @@ mod tests {
     }
 
     static NO_PEAKS: BTreeMap<NodePath, f64> = BTreeMap::new();
+
+    #[test]
+    fn a_site_that_only_exported_so_far_is_planned_with_a_zero_peak() {
+        // Regression: the metered peak of a site that exported over every interval so far is
+        // negative; the problem refused it and the service planned nothing for 15 simulated
+        // minutes of the closed loop.
+        let site: NodePath = "r1/s1/f1/a".parse().unwrap();
+        let loads = BTreeMap::from([(site.clone(), vec![1.0; 4])]);
+        let prices = [0.2; 4];
+        let all = [battery_at(asset("a", "x"), 0.5)];
+        let peaks = BTreeMap::from([(site.clone(), -0.4)]);
+        let targets = BTreeMap::new();
+        let mut s = situation(&all, &[], &loads, &prices, &targets);
+        s.site_peak_charge = 10.0;
+        s.site_peak_so_far = &peaks;
+        let p = problem(&s).unwrap();
+        assert_eq!(p.sites[0].peak_so_far_kw, Some(0.0));
+        let plan = step(&s, &Clarabel).unwrap();
+        assert_eq!(plan.setpoints.len(), 1);
+    }
 
     #[test]
     fn a_feeder_target_is_met_by_discharging_within_ratings_and_a_lost_battery_is_covered() {
