@@ -119,7 +119,6 @@ pub fn soc_path(b: &Battery, charge: &[f64], discharge: &[f64], dt: f64) -> Vec<
         .collect()
 }
 
-/// Every broken battery limit of `schedules` (power ratings, state-of-charge bounds). Energy
 /// The kW a site's peak charge is billed on, given its peak over the horizon (≥ 0), its peak so
 /// far in the billing period, if known, and the share billed on the period's peak: all of it on
 /// the horizon's peak without a peak so far, else `share` on `max(peak so far, peak)` and the
@@ -136,6 +135,7 @@ pub fn site_peak_factor(peak: f64, peak_so_far: Option<f64>, share: f64) -> f64 
     }
 }
 
+/// Every broken battery limit of `schedules` (power ratings, state-of-charge bounds). Energy
 /// balance holds by construction: the state of charge is recomputed from the powers.
 #[must_use]
 pub fn verify(p: &DispatchProblem, schedules: &BTreeMap<String, Schedule>) -> Vec<Violation> {
