@@ -168,9 +168,9 @@ struct RunArgs {
     #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(2..=365))]
     forecast_window_days: u32,
     /// Share of the site peak charge billed on the period's peak (each site's highest metered
-    /// interval since start): importing up to it again costs only the rest. 0: every horizon
-    /// billed on its own peak.
-    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    /// interval since the first plan): importing up to it again costs only the rest. 0: every
+    /// horizon billed on its own peak.
+    #[arg(long, default_value_t = 1.0, value_parser = share)]
     site_peak_period_share: f64,
     #[command(flatten)]
     fleet: FleetArgs,

@@ -57,7 +57,7 @@ pub struct DispatchConfig {
     /// Peak charge on each site's import, €/kW.
     pub site_peak_charge: f64,
     /// Share of it billed on the billing period's peak (the highest metered interval import
-    /// since the service started): importing up to that peak again costs only the rest.
+    /// since the first plan): importing up to that peak again costs only the rest.
     pub site_peak_period_share: f64,
     /// How often the loop looks at the clock and the events, real time.
     pub tick: Duration,
@@ -85,10 +85,9 @@ impl Default for DispatchConfig {
             peak_charge: 2.0,
             // Peak shaving first: a site's peak costs more than a day's arbitrage earns.
             site_peak_charge: 10.0,
-            // Every horizon billed on its own peak (see the closing note of issue 6: at 1 the
-            // loop's site 0 and feeder peaks fall to 3.5 kW, but the other sites import up to
-            // their earlier peaks, above the threshold rule's).
-            site_peak_period_share: 0.0,
+            // A demand charge bills the period's peak: importing up to a peak already metered
+            // (to recharge for the next spike, say) costs nothing more.
+            site_peak_period_share: 1.0,
             tick: Duration::from_millis(50),
             foresight: Foresight::Forecast { window_days: 28 },
         }
@@ -131,12 +130,14 @@ pub struct DispatchService {
     peaks: Mutex<Peaks>,
 }
 
-/// Each site's highest metered interval import since the service started (the billing period
+/// Each site's highest metered interval import since the first plan (the billing period
 /// here): the period's share of the site peak charge applies above it only, so importing up to
 /// it again (to charge before a peak, say) costs only the horizon's share.
 #[derive(Debug, Default)]
 struct Peaks {
-    /// Intervals before this one are counted (the first is the first whole one).
+    /// Intervals before this one are counted. The first is the first whole one after the
+    /// first plan: the one the service starts in is partly the batteries' own doing, and a
+    /// peak so far set there would be imported up to again all period long.
     until: Option<DateTime<Utc>>,
     kw: BTreeMap<NodePath, f64>,
 }
@@ -252,7 +253,7 @@ impl DispatchService {
                 .or_default()
                 .push(asset);
         }
-        let mut t = *peaks.until.get_or_insert(start);
+        let mut t = *peaks.until.get_or_insert(start + step);
         while t + step <= start {
             for b in &self.sites {
                 let (load, pv) = self.scenario.load_pv_horizon(t, step, 1, b.first, b.homes);
