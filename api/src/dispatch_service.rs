@@ -136,8 +136,8 @@ pub struct DispatchService {
 #[derive(Debug, Default)]
 struct Peaks {
     /// Intervals before this one are counted. The first is the first whole one after the
-    /// first plan: the one the service starts in is partly the batteries' own doing, and a
-    /// peak so far set there would be imported up to again all period long.
+    /// first plan: the one the service starts in began before any setpoint was in force, and
+    /// a peak so far set there would be imported up to again all period long.
     until: Option<DateTime<Utc>>,
     kw: BTreeMap<NodePath, f64>,
 }
