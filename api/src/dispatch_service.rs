@@ -101,6 +101,8 @@ struct State {
     plan: Option<Arc<StepPlan>>,
     /// The sites' net load the plan assumed.
     assumed: Option<Arc<SiteSeries>>,
+    /// The sites' peaks so far the plan was billed on.
+    billed: BTreeMap<NodePath, f64>,
     /// Batteries planned around until the given time, with their measured power.
     unresponsive: BTreeMap<AssetPath, (DateTime<Utc>, f64)>,
     /// Setpoints in force: power and when sent.
@@ -189,6 +191,10 @@ pub struct NodePlan {
     pub site_net_load_kw: BTreeMap<String, Vec<f64>>,
     /// Planned import per site under the node, kW per interval.
     pub site_import_kw: BTreeMap<String, Vec<f64>>,
+    /// Each site's highest metered interval import in the billing period so far (from the
+    /// first whole interval after the first plan to the plan's start), kW: the site peak
+    /// charge's period share bills import above it only.
+    pub site_peak_so_far_kw: BTreeMap<String, f64>,
     /// Planned flow per feeder under (or containing) the node, kW per interval.
     pub feeder_flow_kw: BTreeMap<String, Vec<f64>>,
     /// Planned battery schedules under the node: discharge minus charge, kW per interval.
@@ -332,6 +338,12 @@ impl DispatchService {
                 .iter()
                 .filter(|(s, _)| strictly_under(s))
                 .map(|(s, v)| (s.clone(), v.clone()))
+                .collect(),
+            site_peak_so_far_kw: st
+                .billed
+                .iter()
+                .filter(|(s, _)| node.contains(s))
+                .map(|(s, kw)| (s.to_string(), *kw))
                 .collect(),
             feeder_flow_kw: plan
                 .feeder_flow_kw
@@ -630,6 +642,7 @@ impl DispatchService {
         let mut st = self.lock();
         st.plan = Some(Arc::new(plan));
         st.assumed = Some(site_load);
+        st.billed = peaks;
         st.planned_with = available;
         st.plans += 1;
         st.last_error = None;

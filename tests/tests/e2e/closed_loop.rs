@@ -362,6 +362,22 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
     let rule_site: Vec<f64> = rule_sites.iter().map(|v| peak_15(v, from)).collect();
     let rule_feeder = peak_15(&rule_feeder_minutes, from);
     let site_peak: Vec<f64> = measured.iter().map(|v| peak_15(v, from)).collect();
+    // The peaks so far the last plan was billed on are the sites' metered peaks: each site's
+    // highest quarter-hour import from the first whole interval after the first plan to the
+    // last plan's start.
+    let last = dispatch.node_plan(&NodePath::root()).expect("a plan");
+    let counted = (((first_plan - start).num_minutes() / 15 + 1) * 15) as usize;
+    let until = ((last.start - start).num_minutes() as usize).min(minutes);
+    for (k, b) in sites.iter().enumerate() {
+        let metered = peak_15(&measured[k][..until], counted);
+        let billed = last.site_peak_so_far_kw.get(&b.node.to_string()).copied();
+        eprintln!("site {k}: billed on {billed:?} kW, metered {metered:.3} kW");
+        let billed = billed.expect("every site has a peak so far");
+        assert!(
+            (billed - metered).abs() <= 0.05 + 0.02 * metered,
+            "site {k}: billed on {billed} kW, metered {metered} kW"
+        );
+    }
     let feeder_minutes: Vec<f64> = (0..minutes)
         .map(|m| measured.iter().map(|v| v[m]).sum())
         .collect();
