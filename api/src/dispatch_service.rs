@@ -192,8 +192,8 @@ pub struct NodePlan {
     /// Planned import per site under the node, kW per interval.
     pub site_import_kw: BTreeMap<String, Vec<f64>>,
     /// Each site's highest metered interval import in the billing period so far (from the
-    /// first whole interval after the first plan to the plan's start), kW: the site peak
-    /// charge's period share bills import above it only.
+    /// first whole interval after the first plan to the plan's start; zero for a site that
+    /// only exported), kW: the site peak charge's period share bills import above it only.
     pub site_peak_so_far_kw: BTreeMap<String, f64>,
     /// Planned flow per feeder under (or containing) the node, kW per interval.
     pub feeder_flow_kw: BTreeMap<String, Vec<f64>>,
@@ -343,7 +343,7 @@ impl DispatchService {
                 .billed
                 .iter()
                 .filter(|(s, _)| node.contains(s))
-                .map(|(s, kw)| (s.to_string(), *kw))
+                .map(|(s, kw)| (s.to_string(), kw.max(0.0)))
                 .collect(),
             feeder_flow_kw: plan
                 .feeder_flow_kw

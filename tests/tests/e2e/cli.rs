@@ -136,6 +136,10 @@ fn run_dispatches_and_takes_an_operators_peak_target() {
     let (status, page) = http_get(addr, "/").unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("/api/v1/nodes/aggregate") && page.contains("/peak-target"));
+    // It shows each site's peak so far in the billing period, which the plan carries (empty
+    // until the first whole interval after the first plan has ended).
+    assert!(page.contains("site_peak_so_far_kw"));
+    assert!(plan["site_peak_so_far_kw"].is_object(), "{plan}");
     // An operator caps the feeder: the next plan carries the target and keeps the feeder under
     // it wherever the batteries can.
     let feeder = "/api/v1/nodes/r01/sub001/f0001";

@@ -369,7 +369,7 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
     let counted = (((first_plan - start).num_minutes() / 15 + 1) * 15) as usize;
     let until = ((last.start - start).num_minutes() as usize).min(minutes);
     for (k, b) in sites.iter().enumerate() {
-        let metered = peak_15(&measured[k][..until], counted);
+        let metered = peak_15(&measured[k][..until], counted).max(0.0);
         let billed = last.site_peak_so_far_kw.get(&b.node.to_string()).copied();
         eprintln!("site {k}: billed on {billed:?} kW, metered {metered:.3} kW");
         let billed = billed.expect("every site has a peak so far");
