@@ -355,7 +355,9 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
     // comes a few simulated minutes into the day or more on a busy machine (a real second is
     // fifteen minutes here), the batteries idle.
     let first_plan = first_plan.expect("a plan");
-    let from = (((first_plan - start).num_minutes() / 15 + 1) * 15).max(30) as usize;
+    // The first whole interval after the first plan (the billing period's first, too).
+    let counted = (((first_plan - start).num_minutes() / 15 + 1) * 15) as usize;
+    let from = counted.max(30);
     eprintln!("first plan at {first_plan}: peaks compared from minute {from}");
     let base_site: Vec<f64> = base_site_minutes.iter().map(|v| peak_15(v, from)).collect();
     let base_feeder = peak_15(&base_feeder_minutes, from);
@@ -366,7 +368,6 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
     // highest quarter-hour import from the first whole interval after the first plan to the
     // last plan's start.
     let last = dispatch.node_plan(&NodePath::root()).expect("a plan");
-    let counted = (((first_plan - start).num_minutes() / 15 + 1) * 15) as usize;
     let until = ((last.start - start).num_minutes() as usize).min(minutes);
     for (k, b) in sites.iter().enumerate() {
         let metered = peak_15(&measured[k][..until], counted).max(0.0);
