@@ -101,8 +101,6 @@ struct State {
     plan: Option<Arc<StepPlan>>,
     /// The sites' net load the plan assumed.
     assumed: Option<Arc<SiteSeries>>,
-    /// The sites' peaks so far the plan was billed on.
-    billed: BTreeMap<NodePath, f64>,
     /// Batteries planned around until the given time, with their measured power.
     unresponsive: BTreeMap<AssetPath, (DateTime<Utc>, f64)>,
     /// Setpoints in force: power and when sent.
@@ -339,11 +337,11 @@ impl DispatchService {
                 .filter(|(s, _)| strictly_under(s))
                 .map(|(s, v)| (s.clone(), v.clone()))
                 .collect(),
-            site_peak_so_far_kw: st
-                .billed
+            site_peak_so_far_kw: plan
+                .site_peak_so_far_kw
                 .iter()
-                .filter(|(s, _)| node.contains(s))
-                .map(|(s, kw)| (s.to_string(), kw.max(0.0)))
+                .filter(|(s, _)| strictly_under(s))
+                .map(|(s, kw)| (s.clone(), *kw))
                 .collect(),
             feeder_flow_kw: plan
                 .feeder_flow_kw
@@ -642,7 +640,6 @@ impl DispatchService {
         let mut st = self.lock();
         st.plan = Some(Arc::new(plan));
         st.assumed = Some(site_load);
-        st.billed = peaks;
         st.planned_with = available;
         st.plans += 1;
         st.last_error = None;

@@ -137,6 +137,9 @@ pub struct StepPlan {
     pub site_import_kw: BTreeMap<String, Vec<f64>>,
     /// Planned flow per feeder over the horizon, kW.
     pub feeder_flow_kw: BTreeMap<String, Vec<f64>>,
+    /// Each site's peak so far in the billing period the plan was billed on, kW (zero for a
+    /// site that only exported).
+    pub site_peak_so_far_kw: BTreeMap<String, f64>,
     /// The whole plan (schedules keyed by asset path).
     pub plan: Plan,
 }
@@ -330,6 +333,11 @@ pub fn step(s: &Situation<'_>, solver: &dyn LpSolver) -> Result<StepPlan, Dispat
         .map(|f| f.id.clone())
         .zip(flows.feeder)
         .collect();
+    let site_peak_so_far_kw = p
+        .sites
+        .iter()
+        .filter_map(|site| Some((site.id.clone(), site.peak_so_far_kw?)))
+        .collect();
     let step_s = s.step.num_seconds().max(1);
     let start =
         DateTime::from_timestamp(s.now.timestamp().div_euclid(step_s) * step_s, 0).unwrap_or(s.now);
@@ -340,6 +348,7 @@ pub fn step(s: &Situation<'_>, solver: &dyn LpSolver) -> Result<StepPlan, Dispat
         setpoints,
         site_import_kw,
         feeder_flow_kw,
+        site_peak_so_far_kw,
         plan,
     })
 }
@@ -410,6 +419,7 @@ mod tests {
         assert_eq!(p.sites[0].peak_so_far_kw, Some(0.0));
         let plan = step(&s, &Clarabel).unwrap();
         assert_eq!(plan.setpoints.len(), 1);
+        assert_eq!(plan.site_peak_so_far_kw.get(&site.to_string()), Some(&0.0));
     }
 
     #[test]
