@@ -67,9 +67,12 @@ struct UnitIx {
     /// First row: energy balance at `+t`, then the terminal row.
     row: usize,
     target: bool,
-    /// Stored energy per kWh of charge and per kWh of discharge, times Δt.
+    /// Stored energy per kWh of charge and per kWh of discharge, times Δt, in the unit's
+    /// energy variables.
     a: f64,
     b: f64,
+    /// Stored energy per unit of the energy variables.
+    escale: f64,
 }
 
 impl UnitIx {
@@ -363,13 +366,21 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
             }
             Attach::Site(_) => return Err(IpmError::Unsupported),
         };
+        // Energy in kWh of grid-side charge (each row's charge coefficient 1): energy rows
+        // on the scale of the flows they couple to.
+        let escale = if unit.alpha > 0.0 {
+            unit.alpha * dt
+        } else {
+            1.0
+        };
         let ix = UnitIx {
             parent,
             var: m.n,
             row: m.m,
             target: unit.target.is_some(),
-            a: unit.alpha * dt,
-            b: unit.beta * dt,
+            a: unit.alpha * dt / escale,
+            b: unit.beta * dt / escale,
+            escale,
         };
         let wear = net.wear * dt;
         for t in 0..t_len {
@@ -382,16 +393,18 @@ fn model(net: &Network, units: &[Unit]) -> Result<(Model, f64, Vec<LpSlack>), Ip
         }
         for t in 0..t_len {
             let (lo, hi) = (unit.emin[t], unit.emax[t].max(unit.emin[t]));
+            let (lo, hi) = (lo / escale, hi / escale);
             push(&mut m, 0.0, lo, hi, 0.5 * (lo + hi));
         }
-        m.b.push(unit.e0);
+        m.b.push(unit.e0 / escale);
         m.b.extend(std::iter::repeat_n(0.0, t_len - 1));
         m.m += t_len;
         if let Some(target) = unit.target {
-            let w = net.terminal_price * unit.target_weight;
-            push(&mut m, w, 0.0, big * t_len as f64, 0.0);
-            push(&mut m, w, 0.0, big * t_len as f64, 0.0);
-            m.b.push(target);
+            let w = net.terminal_price * unit.target_weight * escale;
+            let hi = big * t_len as f64 / escale;
+            push(&mut m, w, 0.0, hi, 0.0);
+            push(&mut m, w, 0.0, hi, 0.0);
+            m.b.push(target / escale);
             m.m += 1;
         }
         m.units.push(ix);
@@ -1626,12 +1639,12 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
             slack(
                 format!("unit {k} terminal short"),
                 t_len - 1,
-                x[u.var + 3 * t_len],
+                x[u.var + 3 * t_len] * u.escale,
             );
             slack(
                 format!("unit {k} terminal excess"),
                 t_len - 1,
-                x[u.var + 3 * t_len + 1],
+                x[u.var + 3 * t_len + 1] * u.escale,
             );
         }
     }
@@ -1650,8 +1663,12 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
         plan.charge.push(x[u.var..u.var + t_len].to_vec());
         plan.discharge
             .push(x[u.var + t_len..u.var + 2 * t_len].to_vec());
-        plan.energy
-            .push(x[u.var + 2 * t_len..u.var + 3 * t_len].to_vec());
+        plan.energy.push(
+            x[u.var + 2 * t_len..u.var + 3 * t_len]
+                .iter()
+                .map(|e| e * u.escale)
+                .collect(),
+        );
     }
     for t in 0..t_len {
         plan.import.push(x[v + t] + x[v + t_len + t]);
