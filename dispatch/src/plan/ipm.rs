@@ -1244,6 +1244,8 @@ impl Targets {
 /// The per-variable vectors of the iteration that change.
 struct Iterate {
     x: Vec<f64>,
+    /// `Aᵀ y`, kept up to date with `y`.
+    aty: Vec<f64>,
     zl: Vec<f64>,
     zu: Vec<f64>,
     /// 1 / (x − l), 1 / (u − x) (0 where there is no such bound).
@@ -1269,6 +1271,7 @@ struct Vars<'a> {
     upper: &'a [f64],
     at: &'a [f64],
     x: &'a mut [f64],
+    aty: &'a mut [f64],
     zl: &'a mut [f64],
     zu: &'a mut [f64],
     ixl: &'a mut [f64],
@@ -1343,6 +1346,7 @@ fn on_vars<R: Send>(
         cut(k.upper, &bounds),
         cut(at, &bounds),
     );
+    let mut aty = cut_mut(&mut it.aty, &bounds);
     let (mut x, mut zl, mut zu) = (
         cut_mut(&mut it.x, &bounds),
         cut_mut(&mut it.zl, &bounds),
@@ -1364,6 +1368,7 @@ fn on_vars<R: Send>(
             upper: upper[i],
             at: at[i],
             x: x.next()?,
+            aty: aty.next()?,
             zl: zl.next()?,
             zu: zu.next()?,
             ixl: ixl.next()?,
@@ -1437,10 +1442,10 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
     let cnorm = norm_inf(&c);
 
     let mut ax = vec![0.0; rows];
-    let mut aty = vec![0.0; n];
     let mut rp = vec![0.0; rows];
     let mut it = Iterate {
         x,
+        aty: vec![0.0; n],
         zl,
         zu,
         ixl: vec![0.0; n],
@@ -1474,42 +1479,74 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
     let (mut primal, mut dual, mut gap) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
     let mut converged = false;
     let mut iterations = 0;
+    // The last iteration's σμ and step lengths.
+    let mut step = (0.0, 0.0, 0.0);
     // The per-variable passes are few, fused and shared among the cores: at 100,000
     // batteries the vectors are far larger than the caches, and the time goes into reading
     // them.
     for iter in 0..MAX_ITER {
         iterations = iter;
-        m.mul_on(&it.x, &mut ax, product_threads);
-        for i in 0..rows {
-            rp[i] = m.b[i] - ax[i];
-        }
-        m.mul_t_on(&y, &mut aty, product_threads);
-        let sums = on_vars(&mut it, &k, &aty, threads, |v| {
+        // The last iteration's step (none before the first), fused with this iteration's
+        // first pass: `Aᵀ y` moves with `y` (`Aᵀ Δy` is at hand), so it needs no product.
+        let (sigma_mu, ap, ad) = step;
+        let sums = on_vars(&mut it, &k, &atdy, threads, |v| {
             let (mut compl, mut pobj, mut rd_max) = (0.0, 0.0, 0.0_f64);
-            for j in 0..v.x.len() {
+            // Every slice cut to one length, so that the loop has no bounds checks and
+            // vectorises.
+            let n = v.x.len();
+            let (lo, hi, c, free, upper) = (
+                &v.lo[..n],
+                &v.hi[..n],
+                &v.c[..n],
+                &v.free[..n],
+                &v.upper[..n],
+            );
+            let (at, dx, dxa) = (&v.at[..n], &v.dx[..n], &v.dxa[..n]);
+            let (x, zl, zu, aty) = (
+                &mut v.x[..n],
+                &mut v.zl[..n],
+                &mut v.zu[..n],
+                &mut v.aty[..n],
+            );
+            let (ixl, ixu, rd) = (&mut v.ixl[..n], &mut v.ixu[..n], &mut v.rd[..n]);
+            let (theta, trho) = (&mut v.theta[..n], &mut v.trho[..n]);
+            for j in 0..n {
+                let (il, iu) = (ixl[j], ixu[j]);
+                let t = Targets::corrector(sigma_mu, dxa[j], zl[j], zu[j], il, iu);
+                let (dzl, dzu) = t.dz(dx[j], zl[j], zu[j], il, iu);
+                x[j] += ap * dx[j];
+                zl[j] += ad * dzl;
+                zu[j] += ad * dzu;
+                aty[j] += ad * at[j];
+            }
+            for j in 0..n {
                 // Masks instead of branches (so that the loop vectorises): a fixed variable
                 // has no bound terms (its duals stay 0) and Θ = 0.
-                let (f, h) = (v.free[j], v.upper[j]);
-                let xl = v.x[j] - v.lo[j];
-                let xu = v.hi[j] - v.x[j];
+                let (f, h) = (free[j], upper[j]);
+                let xl = x[j] - lo[j];
+                let xu = hi[j] - x[j];
                 let (il, iu) = (f / (xl + (1.0 - f)), h / (xu + (1.0 - h)));
-                v.ixl[j] = il;
-                v.ixu[j] = iu;
-                let r = f * (v.c[j] - v.at[j] - v.zl[j] + v.zu[j]);
-                v.rd[j] = r;
+                ixl[j] = il;
+                ixu[j] = iu;
+                let r = f * (c[j] - aty[j] - zl[j] + zu[j]);
+                rd[j] = r;
                 rd_max = rd_max.max(r.abs());
-                let theta = f / (v.zl[j] * il + v.zu[j] * iu + RHO);
-                v.theta[j] = theta;
+                let th = f / (zl[j] * il + zu[j] * iu + RHO);
+                theta[j] = th;
                 // The predictor's Θ ρ (complementarity targets 0: ρ = r_d + z_l − z_u).
-                v.trho[j] = theta * (r + v.zl[j] - v.zu[j]);
-                compl += v.zl[j] * xl + v.zu[j] * xu;
-                pobj += v.c[j] * v.x[j];
+                trho[j] = th * (r + zl[j] - zu[j]);
+                compl += zl[j] * xl + zu[j] * xu;
+                pobj += c[j] * x[j];
             }
             (compl, pobj, rd_max)
         });
         let (compl, pobj, rd_max) = sums.into_iter().fold((0.0, 0.0, 0.0_f64), |a, b| {
             (a.0 + b.0, a.1 + b.1, a.2.max(b.2))
         });
+        m.mul_on(&it.x, &mut ax, product_threads);
+        for i in 0..rows {
+            rp[i] = m.b[i] - ax[i];
+        }
         primal = norm_inf(&rp) / (1.0 + bnorm);
         dual = rd_max / (1.0 + cnorm);
         gap = compl / (1.0 + f64::abs(pobj));
@@ -1588,16 +1625,7 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
             .fold((1.0_f64, 1.0_f64), |a, b| (a.0.max(b.0), a.1.max(b.1)));
         let eta = 0.995;
         let (ap, ad) = ((eta / p).min(1.0), (eta / q).min(1.0));
-        on_vars(&mut it, &k, &[], threads, |v| {
-            for j in 0..v.x.len() {
-                let (il, iu) = (v.ixl[j], v.ixu[j]);
-                let t = target(&v, j);
-                let (dzl, dzu) = t.dz(v.dx[j], v.zl[j], v.zu[j], il, iu);
-                v.x[j] += ap * v.dx[j];
-                v.zl[j] += ad * dzl;
-                v.zu[j] += ad * dzu;
-            }
-        });
+        step = (sigma_mu, ap, ad);
         for (yi, d) in y.iter_mut().zip(&dy) {
             *yi += ad * d;
         }
