@@ -1211,8 +1211,8 @@ fn scatter(m: &Model, units: &[usize], row: usize, x: &[f64], r: &mut [f64]) {
 /// term for the corrector). With `il = 1 / (x − l)`, `iu = 1 / (u − x)`, the direction solves
 /// `A Θ Aᵀ Δy = r_p + A Θ ρ`, `Δx = Θ (Aᵀ Δy − ρ)`, with
 /// `ρ = r_d + z_l − z_u − cl·il + cu·iu`, `Δz_l = (cl − z_l Δx)·il − z_l`,
-/// `Δz_u = (cu + z_u Δx)·iu − z_u`. A fixed variable has `il = 0` and `z_l = 0` (no upper
-/// bound: `iu = 0`, `z_u = 0`), so the same formulas leave its duals at 0, branch-free.
+/// `Δz_u = (cu + z_u Δx)·iu − z_u`. A fixed variable has `il = iu = 0` and `z_l = z_u = 0`,
+/// so the same formulas leave its duals at 0, branch-free.
 #[derive(Clone, Copy)]
 struct Targets {
     cl: f64,
@@ -1248,7 +1248,7 @@ struct Iterate {
     aty: Vec<f64>,
     zl: Vec<f64>,
     zu: Vec<f64>,
-    /// 1 / (x − l), 1 / (u − x) (0 where there is no such bound).
+    /// 1 / (x − l), 1 / (u − x) (0 for a fixed variable).
     ixl: Vec<f64>,
     ixu: Vec<f64>,
     rd: Vec<f64>,
@@ -1260,15 +1260,14 @@ struct Iterate {
     dx: Vec<f64>,
 }
 
-/// One thread's share of the per-variable vectors: the bounds, scaled costs and masks
-/// (1 where a variable has a lower / upper bound term, 0 where it is fixed / has none), the
+/// One thread's share of the per-variable vectors: the bounds, scaled costs, the mask (1 where
+/// a variable has bound terms, 0 where it is fixed: every other variable is boxed), the
 /// iterate, and `at`, the `Aᵀ y` or `Aᵀ Δy` the pass reads.
 struct Vars<'a> {
     lo: &'a [f64],
     hi: &'a [f64],
     c: &'a [f64],
     free: &'a [f64],
-    upper: &'a [f64],
     at: &'a [f64],
     x: &'a mut [f64],
     aty: &'a mut [f64],
@@ -1327,7 +1326,6 @@ struct Fixed<'a> {
     hi: &'a [f64],
     c: &'a [f64],
     free: &'a [f64],
-    upper: &'a [f64],
 }
 
 /// Runs `pass` over the variables, in `threads` contiguous shares; the results in order.
@@ -1341,11 +1339,7 @@ fn on_vars<R: Send>(
     let n = it.x.len();
     let bounds: Vec<usize> = (1..=threads).map(|i| i * n / threads).collect();
     let (lo, hi, c) = (cut(k.lo, &bounds), cut(k.hi, &bounds), cut(k.c, &bounds));
-    let (free, upper, at) = (
-        cut(k.free, &bounds),
-        cut(k.upper, &bounds),
-        cut(at, &bounds),
-    );
+    let (free, at) = (cut(k.free, &bounds), cut(at, &bounds));
     let mut aty = cut_mut(&mut it.aty, &bounds);
     let (mut x, mut zl, mut zu) = (
         cut_mut(&mut it.x, &bounds),
@@ -1365,7 +1359,6 @@ fn on_vars<R: Send>(
             hi: hi[i],
             c: c[i],
             free: free[i],
-            upper: upper[i],
             at: at[i],
             x: x.next()?,
             aty: aty.next()?,
@@ -1404,9 +1397,9 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
     let cscale = norm_inf(&m.c).max(1e-12);
     let c: Vec<f64> = m.c.iter().map(|x| x / cscale).collect();
     let fixed: Vec<bool> = (0..n).map(|j| m.hi[j] - m.lo[j] < 1e-9).collect();
-    let has_hi: Vec<bool> = (0..n).map(|j| m.hi[j].is_finite() && !fixed[j]).collect();
+    // Every variable is boxed (`model`), so a variable has both bound terms or, fixed, none.
+    debug_assert!(m.hi.iter().all(|h| h.is_finite()));
     let free: Vec<f64> = fixed.iter().map(|f| if *f { 0.0 } else { 1.0 }).collect();
-    let upper: Vec<f64> = has_hi.iter().map(|h| if *h { 1.0 } else { 0.0 }).collect();
     let x: Vec<f64> = (0..n)
         .map(|j| {
             if fixed[j] {
@@ -1430,14 +1423,14 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
         .collect();
     let zu: Vec<f64> = (0..n)
         .map(|j| {
-            if has_hi[j] {
-                1.0 / (m.hi[j] - x[j])
-            } else {
+            if fixed[j] {
                 0.0
+            } else {
+                1.0 / (m.hi[j] - x[j])
             }
         })
         .collect();
-    let n_compl = (0..n).filter(|&j| !fixed[j]).count() + has_hi.iter().filter(|h| **h).count();
+    let n_compl = 2 * fixed.iter().filter(|f| !**f).count();
     let bnorm = norm_inf(&m.b);
     let cnorm = norm_inf(&c);
 
@@ -1461,7 +1454,6 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
         hi: &m.hi,
         c: &c,
         free: &free,
-        upper: &upper,
     };
     let threads = if n >= shared_from {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -1494,13 +1486,7 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
             // Every slice cut to one length, so that the loop has no bounds checks and
             // vectorises.
             let n = v.x.len();
-            let (lo, hi, c, free, upper) = (
-                &v.lo[..n],
-                &v.hi[..n],
-                &v.c[..n],
-                &v.free[..n],
-                &v.upper[..n],
-            );
+            let (lo, hi, c, free) = (&v.lo[..n], &v.hi[..n], &v.c[..n], &v.free[..n]);
             let (at, dx, dxa) = (&v.at[..n], &v.dx[..n], &v.dxa[..n]);
             let (x, zl, zu, aty) = (
                 &mut v.x[..n],
@@ -1522,10 +1508,10 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
             for j in 0..n {
                 // Masks instead of branches (so that the loop vectorises): a fixed variable
                 // has no bound terms (its duals stay 0) and Θ = 0.
-                let (f, h) = (free[j], upper[j]);
+                let f = free[j];
                 let xl = x[j] - lo[j];
                 let xu = hi[j] - x[j];
-                let (il, iu) = (f / (xl + (1.0 - f)), h / (xu + (1.0 - h)));
+                let (il, iu) = (f / (xl + (1.0 - f)), f / (xu + (1.0 - f)));
                 ixl[j] = il;
                 ixu[j] = iu;
                 let r = f * (c[j] - aty[j] - zl[j] + zu[j]);
@@ -1579,7 +1565,7 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
                 let d = v.theta[j] * (v.at[j] - affine.rho(v.rd[j], zl, zu, il, iu));
                 v.dxa[j] = d;
                 p = p.max(-d * il).max(d * iu);
-                // −Δz_l / z_l and −Δz_u / z_u (1 where there is no such bound).
+                // −Δz_l / z_l and −Δz_u / z_u (1 for a fixed variable).
                 q = q.max(1.0 + d * il).max(1.0 - d * iu);
                 s_sum += d * (zl - zu);
                 b_sum += d * d * (zl * il + zu * iu);
@@ -1612,11 +1598,11 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
                 v.dx[j] = d;
                 let (dzl, dzu) = t.dz(d, zl, zu, il, iu);
                 p = p.max(-d * il).max(d * iu);
-                // 1 / z (0 where there is no such bound: its z and Δz stay 0).
-                let (f, h) = (v.free[j], v.upper[j]);
+                // 1 / z (0 for a fixed variable: its z and Δz stay 0).
+                let f = v.free[j];
                 q = q
                     .max(-dzl * f / (zl + (1.0 - f)))
-                    .max(-dzu * h / (zu + (1.0 - h)));
+                    .max(-dzu * f / (zu + (1.0 - f)));
             }
             (p, q)
         });
