@@ -560,6 +560,36 @@ impl Tri {
     }
 }
 
+/// Units whose blocks [`solve_group`] solves side by side.
+const GROUP: usize = 4;
+
+/// Solves `GROUP` blocks of one size side by side: each solve is a chain of dependent
+/// operations, and the chains of different blocks overlap.
+fn solve_group(tris: [&Tri; GROUP], xs: &mut [Vec<f64>; GROUP]) {
+    let n = tris[0].dinv.len();
+    let xs: [&mut [f64]; GROUP] = xs.each_mut().map(|x| &mut x[..n]);
+    let [x0, x1, x2, x3] = xs;
+    let [t0, t1, t2, t3] = tris.map(|t| (&t.l[..n], &t.dinv[..n]));
+    for i in 1..n {
+        x0[i] -= t0.0[i] * x0[i - 1];
+        x1[i] -= t1.0[i] * x1[i - 1];
+        x2[i] -= t2.0[i] * x2[i - 1];
+        x3[i] -= t3.0[i] * x3[i - 1];
+    }
+    for i in 0..n {
+        x0[i] *= t0.1[i];
+        x1[i] *= t1.1[i];
+        x2[i] *= t2.1[i];
+        x3[i] *= t3.1[i];
+    }
+    for i in (0..n.saturating_sub(1)).rev() {
+        x0[i] -= t0.0[i + 1] * x0[i + 1];
+        x1[i] -= t1.0[i + 1] * x1[i + 1];
+        x2[i] -= t2.0[i + 1] * x2[i + 1];
+        x3[i] -= t3.0[i + 1] * x3[i + 1];
+    }
+}
+
 /// The root's peak rows, `diag(p) + θ_P 11ᵀ`, coupled to the balance rows by `diag(k)`, as
 /// Sherman–Morrison gives their inverse: `P⁻¹z = q⊙z − γ q (q·z)` with `q = 1/p`.
 #[derive(Debug, Clone, Default)]
@@ -1063,6 +1093,23 @@ impl Normal {
         }
     }
 
+    /// The units with blocks of their own, in runs of at most [`GROUP`] of one size.
+    fn groups(&self) -> Vec<Vec<usize>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (k, tri) in self.units.iter().enumerate() {
+            if tri.dinv.is_empty() {
+                continue;
+            }
+            match groups.last_mut() {
+                Some(g) if g.len() < GROUP && self.units[g[0]].dinv.len() == tri.dinv.len() => {
+                    g.push(k);
+                }
+                _ => groups.push(vec![k]),
+            }
+        }
+        groups
+    }
+
     /// Solves `(A Θ Aᵀ + δI) y = r` in place.
     fn solve(&self, m: &Model, r: &mut [f64]) {
         self.solve_sharing(m, r, FEEDERS_SHARED_FROM);
@@ -1071,17 +1118,29 @@ impl Normal {
     /// [`Self::solve`], the feeders shared among the cores from `shared_from` of them.
     fn solve_sharing(&self, m: &Model, r: &mut [f64], shared_from: usize) {
         let t_len = m.t;
-        let mut work = vec![0.0; t_len + 1];
-        // Units into their parents (those of block-path feeders go with their feeder).
-        for (u, tri) in m.units.iter().zip(&self.units) {
-            if tri.dinv.is_empty() {
-                continue;
+        // Units into their parents (those of block-path feeders go with their feeder), in
+        // groups of one size solved side by side.
+        let groups = self.groups();
+        let mut work: [Vec<f64>; GROUP] = std::array::from_fn(|_| vec![0.0; t_len + 1]);
+        for group in &groups {
+            for (w, &k) in work.iter_mut().zip(group) {
+                let u = &m.units[k];
+                let n = u.rows(t_len);
+                w[..n].copy_from_slice(&r[u.row..u.row + n]);
             }
-            let n = u.rows(t_len);
-            work[..n].copy_from_slice(&r[u.row..u.row + n]);
-            tri.solve(&mut work[..n]);
-            for t in 0..t_len {
-                r[m.parent_row(u.parent, t)] -= tri.g[t] * work[t];
+            if let Ok(ks) = <[usize; GROUP]>::try_from(group.as_slice()) {
+                solve_group(ks.map(|k| &self.units[k]), &mut work);
+            } else {
+                for (w, &k) in work.iter_mut().zip(group) {
+                    let n = m.units[k].rows(t_len);
+                    self.units[k].solve(&mut w[..n]);
+                }
+            }
+            for (w, &k) in work.iter().zip(group) {
+                let (u, tri) = (&m.units[k], &self.units[k]);
+                for t in 0..t_len {
+                    r[m.parent_row(u.parent, t)] -= tri.g[t] * w[t];
+                }
             }
         }
         // Feeders into the root (shared among the cores; their parts added in order).
@@ -1154,15 +1213,28 @@ impl Normal {
                 FeederFactor::Block { units, .. } => scatter(m, units, row, &x, r),
             }
         }
-        for (u, tri) in m.units.iter().zip(&self.units) {
-            if tri.dinv.is_empty() {
-                continue;
+        for group in &groups {
+            for (w, &k) in work.iter_mut().zip(group) {
+                let (u, tri) = (&m.units[k], &self.units[k]);
+                let n = u.rows(t_len);
+                w[..n].copy_from_slice(&r[u.row..u.row + n]);
+                for t in 0..t_len {
+                    w[t] -= tri.g[t] * r[m.parent_row(u.parent, t)];
+                }
             }
-            for t in 0..t_len {
-                r[u.row + t] -= tri.g[t] * r[m.parent_row(u.parent, t)];
+            if let Ok(ks) = <[usize; GROUP]>::try_from(group.as_slice()) {
+                solve_group(ks.map(|k| &self.units[k]), &mut work);
+            } else {
+                for (w, &k) in work.iter_mut().zip(group) {
+                    let n = m.units[k].rows(t_len);
+                    self.units[k].solve(&mut w[..n]);
+                }
             }
-            let n = u.rows(t_len);
-            tri.solve(&mut r[u.row..u.row + n]);
+            for (w, &k) in work.iter().zip(group) {
+                let u = &m.units[k];
+                let n = u.rows(t_len);
+                r[u.row..u.row + n].copy_from_slice(&w[..n]);
+            }
         }
     }
 }
