@@ -356,11 +356,13 @@ impl<'a> Class<'a> {
         for m in &self.members {
             let b = m.battery;
             let (mut c, mut d) = (Vec::with_capacity(x.len()), Vec::with_capacity(x.len()));
+            let (max_c, max_d) = (b.max_charge_kw(), b.max_discharge_kw());
+            let per_c = 1.0 / b.charge_efficiency;
             for t in 0..x.len() {
                 let stored =
                     (m.usable * (x[t] - y[t]) + m.rate[t]).clamp(-b.max_power_kw, b.max_power_kw);
-                c.push((stored.max(0.0) / b.charge_efficiency).min(b.max_charge_kw()));
-                d.push(((-stored).max(0.0) * b.discharge_efficiency).min(b.max_discharge_kw()));
+                c.push((stored.max(0.0) * per_c).min(max_c));
+                d.push(((-stored).max(0.0) * b.discharge_efficiency).min(max_d));
             }
             out.push((b.id.clone(), repaired(b, c, d, dt)));
         }
@@ -528,14 +530,12 @@ pub fn solve_with(
         let units: Vec<Unit> = map_shared(&classes, SHARED_FROM, |(_, c)| c.unit(t_len));
         let plan = lp::solve(&net, &units, solver)?;
         let k: Vec<usize> = (0..classes.len()).collect();
-        let schedules: BTreeMap<String, Schedule> = map_shared(&k, SHARED_FROM, |&k| {
+        let split = map_shared(&k, SHARED_FROM, |&k| {
             classes[k]
                 .1
                 .disaggregate(&units[k], &plan.charge[k], &plan.discharge[k], dt)
-        })
-        .into_iter()
-        .flatten()
-        .collect();
+        });
+        let schedules: BTreeMap<String, Schedule> = split.into_iter().flatten().collect();
         let mut moves = BTreeMap::new();
         for (k, (id, _)) in classes.iter().enumerate() {
             let u = &units[k];

@@ -242,14 +242,24 @@ fn flows_found(p: &DispatchProblem, found: &[Option<&Schedule>]) -> Flows {
         feeder: vec![vec![0.0; t_len]; p.feeders.len()],
         root: vec![0.0; t_len],
     };
-    let mut found = found.iter();
-    for (site, feeder) in p.sites.iter().zip(p.site_feeders()) {
+    // Each site with its run of `found` (in site order); the sites' flows on all cores.
+    let mut runs = Vec::with_capacity(p.sites.len());
+    let mut at = 0;
+    for site in &p.sites {
+        let end = (at + site.batteries.len()).min(found.len());
+        runs.push((site, &found[at..end]));
+        at = end;
+    }
+    let flows = map_shared(&runs, BATTERIES_SHARED_FROM / 2, |(site, found)| {
         let mut flow = site.net_load_kw.clone();
-        for sch in found.by_ref().take(site.batteries.len()).flatten() {
+        for sch in found.iter().flatten() {
             for ((f, c), d) in flow.iter_mut().zip(&sch.charge_kw).zip(&sch.discharge_kw) {
                 *f += c - d;
             }
         }
+        flow
+    });
+    for (flow, feeder) in flows.into_iter().zip(p.site_feeders()) {
         let sink = feeder.map_or(&mut out.root, |f| &mut out.feeder[f]);
         for (a, b) in sink.iter_mut().zip(&flow) {
             *a += b;
@@ -290,14 +300,18 @@ fn price(
     let dt = p.dt_hours();
     let Flows { site, feeder, root } = flows_found(p, found);
     let mut slacks = Vec::new();
-    let mut wear = 0.0;
+    let throughput: f64 = map_shared(found, BATTERIES_SHARED_FROM, |sch| {
+        sch.map_or(0.0, |s| {
+            s.charge_kw.iter().chain(&s.discharge_kw).sum::<f64>()
+        })
+    })
+    .into_iter()
+    .sum();
+    let wear = p.wear_cost_eur_per_kwh * dt * throughput;
     for ((_, b), sch) in p.batteries().zip(found) {
         let Some(sch) = sch else {
             continue;
         };
-        wear += p.wear_cost_eur_per_kwh
-            * dt
-            * sch.charge_kw.iter().chain(&sch.discharge_kw).sum::<f64>();
         if let (Some(target), Some(last)) = (b.soc_final, sch.soc.last()) {
             let miss = (last - target).abs() * b.capacity_kwh;
             if miss > 1e-6 {
@@ -471,20 +485,24 @@ pub(crate) fn repaired(b: &Battery, mut c: Vec<f64>, mut d: Vec<f64>, dt: f64) -
     let (emin, emax) = b.energy_bounds();
     let mut e = b.soc_initial * b.capacity_kwh;
     let mut soc = Vec::with_capacity(c.len());
+    // Loop-invariant divisors as factors (this runs for every battery and interval).
+    let (max_c, max_d) = (b.max_charge_kw(), b.max_discharge_kw());
+    let (eta_c, per_d) = (b.charge_efficiency, 1.0 / b.discharge_efficiency);
+    let per_capacity = 1.0 / b.capacity_kwh;
     for (c, d) in c.iter_mut().zip(d.iter_mut()) {
-        *c = c.clamp(0.0, b.max_charge_kw());
-        *d = d.clamp(0.0, b.max_discharge_kw());
-        let next = e + (b.charge_efficiency * *c - *d / b.discharge_efficiency) * dt;
+        *c = c.clamp(0.0, max_c);
+        *d = d.clamp(0.0, max_d);
+        let next = e + (eta_c * *c - *d * per_d) * dt;
         if next > emax {
             // Charge less (the discharge stays).
-            let room = (emax - e) / dt + *d / b.discharge_efficiency;
-            *c = (room / b.charge_efficiency).clamp(0.0, *c);
+            let room = (emax - e) / dt + *d * per_d;
+            *c = (room / eta_c).clamp(0.0, *c);
         } else if next < emin {
-            let room = (e - emin) / dt + b.charge_efficiency * *c;
+            let room = (e - emin) / dt + eta_c * *c;
             *d = (room * b.discharge_efficiency).clamp(0.0, *d);
         }
-        e = (e + (b.charge_efficiency * *c - *d / b.discharge_efficiency) * dt).clamp(emin, emax);
-        soc.push(e / b.capacity_kwh);
+        e = (e + (eta_c * *c - *d * per_d) * dt).clamp(emin, emax);
+        soc.push(e * per_capacity);
     }
     Schedule {
         charge_kw: c,
