@@ -1555,8 +1555,7 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
         let (sigma_mu, ap, ad) = step;
         let sums = on_vars(&mut it, &k, &atdy, threads, |v| {
             let (mut compl, mut pobj, mut rd_max) = (0.0, 0.0, 0.0_f64);
-            // Every slice cut to one length, so that the loop has no bounds checks and
-            // vectorises.
+            // Every slice cut to one length, so that the loops have no bounds checks.
             let n = v.x.len();
             let (lo, hi, c, free) = (&v.lo[..n], &v.hi[..n], &v.c[..n], &v.free[..n]);
             let (at, dx, dxa) = (&v.at[..n], &v.dx[..n], &v.dxa[..n]);
@@ -1578,7 +1577,7 @@ fn solve_sharing(net: &Network, units: &[Unit], shared_from: usize) -> Result<Lp
                 aty[j] += ad * at[j];
             }
             for j in 0..n {
-                // Masks instead of branches (so that the loop vectorises): a fixed variable
+                // Masks instead of branches (branch-free): a fixed variable
                 // has no bound terms (its duals stay 0) and Θ = 0.
                 let f = free[j];
                 let xl = x[j] - lo[j];
