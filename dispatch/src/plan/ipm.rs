@@ -1110,6 +1110,19 @@ impl Normal {
         groups
     }
 
+    /// Solves the blocks of a group of [`Self::groups`] in place, `work[i]` holding unit
+    /// `group[i]`'s rows: side by side when the group is full.
+    fn solve_units(&self, m: &Model, group: &[usize], work: &mut [Vec<f64>; GROUP]) {
+        if let Ok(ks) = <[usize; GROUP]>::try_from(group) {
+            solve_group(ks.map(|k| &self.units[k]), work);
+        } else {
+            for (w, &k) in work.iter_mut().zip(group) {
+                let n = m.units[k].rows(m.t);
+                self.units[k].solve(&mut w[..n]);
+            }
+        }
+    }
+
     /// Solves `(A Θ Aᵀ + δI) y = r` in place.
     fn solve(&self, m: &Model, r: &mut [f64]) {
         self.solve_sharing(m, r, FEEDERS_SHARED_FROM);
@@ -1128,14 +1141,7 @@ impl Normal {
                 let n = u.rows(t_len);
                 w[..n].copy_from_slice(&r[u.row..u.row + n]);
             }
-            if let Ok(ks) = <[usize; GROUP]>::try_from(group.as_slice()) {
-                solve_group(ks.map(|k| &self.units[k]), &mut work);
-            } else {
-                for (w, &k) in work.iter_mut().zip(group) {
-                    let n = m.units[k].rows(t_len);
-                    self.units[k].solve(&mut w[..n]);
-                }
-            }
+            self.solve_units(m, group, &mut work);
             for (w, &k) in work.iter().zip(group) {
                 let (u, tri) = (&m.units[k], &self.units[k]);
                 for t in 0..t_len {
@@ -1222,14 +1228,7 @@ impl Normal {
                     w[t] -= tri.g[t] * r[m.parent_row(u.parent, t)];
                 }
             }
-            if let Ok(ks) = <[usize; GROUP]>::try_from(group.as_slice()) {
-                solve_group(ks.map(|k| &self.units[k]), &mut work);
-            } else {
-                for (w, &k) in work.iter_mut().zip(group) {
-                    let n = m.units[k].rows(t_len);
-                    self.units[k].solve(&mut w[..n]);
-                }
-            }
+            self.solve_units(m, group, &mut work);
             for (w, &k) in work.iter().zip(group) {
                 let u = &m.units[k];
                 let n = u.rows(t_len);
@@ -1768,7 +1767,8 @@ mod tests {
     use super::*;
 
     /// A small network: two feeders (one with both limits, one with an import limit), units
-    /// on them and on the root, root limits and a peak charge.
+    /// on them and on the root (the last four of one size, which the normal equations' solves
+    /// take side by side), root limits and a peak charge.
     fn small() -> (Network, Vec<Unit>) {
         let t_len = 6;
         let unit = |attach, target: Option<f64>, k: f64| Unit {
@@ -1789,6 +1789,10 @@ mod tests {
             unit(Attach::Feeder(0), None, 2.0),
             unit(Attach::Feeder(1), Some(1.0), 0.5),
             unit(Attach::Root, None, 1.0),
+            unit(Attach::Feeder(1), Some(1.2), 0.6),
+            unit(Attach::Feeder(1), Some(0.8), 0.4),
+            unit(Attach::Feeder(1), Some(2.0), 0.9),
+            unit(Attach::Feeder(1), Some(1.1), 0.7),
         ];
         let site = |feeder, base: f64| super::super::lp::NetSite {
             feeder,
@@ -1866,6 +1870,9 @@ mod tests {
         // On one thread and with the feeders shared among threads.
         for (threads, block_up_to) in [(1, 0), (2, 0), (3, 0), (1, BLOCK_UP_TO), (2, 1)] {
             let normal = Normal::factor_on(&m, &theta, threads, block_up_to);
+            if block_up_to == 0 {
+                assert!(normal.groups().iter().any(|g| g.len() == GROUP));
+            }
             let mut y = r.clone();
             normal.solve(&m, &mut y);
             // Sharing the feeders among threads changes nothing (their parts are added in
