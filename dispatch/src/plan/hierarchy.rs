@@ -530,12 +530,14 @@ pub fn solve_with(
         let units: Vec<Unit> = map_shared(&classes, SHARED_FROM, |(_, c)| c.unit(t_len));
         let plan = lp::solve(&net, &units, solver)?;
         let k: Vec<usize> = (0..classes.len()).collect();
-        let split = map_shared(&k, SHARED_FROM, |&k| {
+        let schedules: BTreeMap<String, Schedule> = map_shared(&k, SHARED_FROM, |&k| {
             classes[k]
                 .1
                 .disaggregate(&units[k], &plan.charge[k], &plan.discharge[k], dt)
-        });
-        let schedules: BTreeMap<String, Schedule> = split.into_iter().flatten().collect();
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         let mut moves = BTreeMap::new();
         for (k, (id, _)) in classes.iter().enumerate() {
             let u = &units[k];
