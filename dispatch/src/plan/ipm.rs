@@ -1767,8 +1767,8 @@ mod tests {
     use super::*;
 
     /// A small network: two feeders (one with both limits, one with an import limit), units
-    /// on them and on the root (the last four of one size, which the normal equations' solves
-    /// take side by side), root limits and a peak charge.
+    /// on them and on the root (the last four, on the root, of one size: the normal equations'
+    /// solves take them side by side), root limits and a peak charge.
     fn small() -> (Network, Vec<Unit>) {
         let t_len = 6;
         let unit = |attach, target: Option<f64>, k: f64| Unit {
@@ -1789,10 +1789,10 @@ mod tests {
             unit(Attach::Feeder(0), None, 2.0),
             unit(Attach::Feeder(1), Some(1.0), 0.5),
             unit(Attach::Root, None, 1.0),
-            unit(Attach::Feeder(1), Some(1.2), 0.6),
-            unit(Attach::Feeder(1), Some(0.8), 0.4),
-            unit(Attach::Feeder(1), Some(2.0), 0.9),
-            unit(Attach::Feeder(1), Some(1.1), 0.7),
+            unit(Attach::Root, Some(1.2), 0.6),
+            unit(Attach::Root, Some(0.8), 0.4),
+            unit(Attach::Root, Some(2.0), 0.9),
+            unit(Attach::Root, Some(1.1), 0.7),
         ];
         let site = |feeder, base: f64| super::super::lp::NetSite {
             feeder,
