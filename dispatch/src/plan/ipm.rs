@@ -760,18 +760,59 @@ const BLOCK_UP_TO: usize = 4;
 /// Inverts a small symmetric positive-definite matrix (`q × q`, row-major) into `out`.
 /// On the stack: the block path inverts one per feeder and interval.
 fn small_inverse(a: &[f64], q: usize, out: &mut [f64]) {
-    const MAX: usize = BLOCK_UP_TO + 1;
-    let mut l = [0.0; MAX * MAX];
-    let l = &mut l[..q * q];
-    l.copy_from_slice(&a[..q * q]);
-    cholesky(l, q);
-    for j in 0..q {
-        let mut col = [0.0; MAX];
-        let col = &mut col[..q];
-        col[j] = 1.0;
-        cholesky_solve(l, q, col);
-        for i in 0..q {
-            out[i * q + j] = col[i];
+    const { assert!(BLOCK_UP_TO + 1 == 5) };
+    debug_assert!((1..=BLOCK_UP_TO + 1).contains(&q));
+    match q {
+        1 => inverse_of::<1>(a, out),
+        2 => inverse_of::<2>(a, out),
+        3 => inverse_of::<3>(a, out),
+        4 => inverse_of::<4>(a, out),
+        _ => inverse_of::<5>(a, out),
+    }
+}
+
+/// [`small_inverse`] for a size known at compile time (the loops unroll; it runs for every
+/// interval of every block-path feeder in every iteration): `a = L D Lᵀ` with a unit lower
+/// `L`, a tiny pivot replaced by a huge one as in [`cholesky`], then `a⁻¹ = L⁻ᵀ D⁻¹ L⁻¹`.
+fn inverse_of<const Q: usize>(a: &[f64], out: &mut [f64]) {
+    let (a, out) = (&a[..Q * Q], &mut out[..Q * Q]);
+    let scale = (0..Q).map(|i| a[i * Q + i].abs()).fold(0.0, f64::max);
+    let mut l = [[0.0; Q]; Q];
+    let mut d = [0.0; Q];
+    for j in 0..Q {
+        let mut p = a[j * Q + j];
+        for k in 0..j {
+            p -= l[j][k] * l[j][k] * d[k];
+        }
+        d[j] = if p > 1e-14 * scale && p > 0.0 {
+            p
+        } else {
+            1e128
+        };
+        for i in j + 1..Q {
+            let mut v = a[i * Q + j];
+            for k in 0..j {
+                v -= l[i][k] * l[j][k] * d[k];
+            }
+            l[i][j] = v / d[j];
+        }
+    }
+    // L⁻¹, unit lower: M_ij = −Σ_{j ≤ k < i} L_ik M_kj.
+    let mut m = [[0.0; Q]; Q];
+    for i in 0..Q {
+        let mut row = [0.0; Q];
+        row[i] = 1.0;
+        for (j, r) in row.iter_mut().enumerate().take(i) {
+            *r = -(j..i).map(|k| l[i][k] * m[k][j]).sum::<f64>();
+        }
+        m[i] = row;
+    }
+    let dinv = d.map(|x| 1.0 / x);
+    for i in 0..Q {
+        for j in 0..=i {
+            let v: f64 = (i..Q).map(|k| m[k][i] * m[k][j] * dinv[k]).sum();
+            out[i * Q + j] = v;
+            out[j * Q + i] = v;
         }
     }
 }
@@ -1827,6 +1868,37 @@ mod tests {
             ],
         };
         (net, units)
+    }
+
+    /// Small inverses of every block-path size: `a a⁻¹ = I` for positive-definite blocks, and
+    /// a singular block gives finite numbers (its direction dropped), not infinities.
+    #[test]
+    fn small_inverses_invert_and_survive_a_singular_block() {
+        for q in 1..=BLOCK_UP_TO + 1 {
+            // B Bᵀ + I with a deterministic B.
+            let b: Vec<f64> = (0..q * q)
+                .map(|i| ((i * 37) % 11) as f64 / 5.0 - 1.0)
+                .collect();
+            let a: Vec<f64> = (0..q * q)
+                .map(|ij| {
+                    let (i, j) = (ij / q, ij % q);
+                    (0..q).map(|k| b[i * q + k] * b[j * q + k]).sum::<f64>()
+                        + if i == j { 1.0 } else { 0.0 }
+                })
+                .collect();
+            let mut inv = vec![0.0; q * q];
+            small_inverse(&a, q, &mut inv);
+            for i in 0..q {
+                for j in 0..q {
+                    let p: f64 = (0..q).map(|k| a[i * q + k] * inv[k * q + j]).sum();
+                    let want = if i == j { 1.0 } else { 0.0 };
+                    assert!((p - want).abs() < 1e-10, "q {q}, ({i}, {j}): {p}");
+                }
+            }
+            let singular = vec![1.0; q * q];
+            small_inverse(&singular, q, &mut inv);
+            assert!(inv.iter().all(|x| x.is_finite()), "q {q}: {inv:?}");
+        }
     }
 
     /// The structured elimination solves the normal equations: checked against a dense
