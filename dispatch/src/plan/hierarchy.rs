@@ -87,6 +87,8 @@ const REFERENCE_SHARE: f64 = 0.5;
 
 /// A battery in a class, with its normalised reference.
 struct Member<'a> {
+    /// Its position in [`DispatchProblem::batteries`].
+    index: usize,
     battery: &'a Battery,
     usable: f64,
     /// Reference level after each interval (fraction of usable energy).
@@ -188,22 +190,22 @@ impl<'a> Class<'a> {
     /// Builds the members' references.
     fn new(
         attach: Attach,
-        batteries: &[&'a Battery],
+        batteries: &[Indexed<'a>],
         terminal: bool,
         t_len: usize,
         dt: f64,
         activity: Option<&[f64]>,
     ) -> Self {
-        let total: f64 = batteries.iter().map(|b| usable(b)).sum();
+        let total: f64 = batteries.iter().map(|(_, b)| usable(b)).sum();
         let common = batteries
             .iter()
-            .map(|b| normalised(b, b.soc_initial) * usable(b))
+            .map(|(_, b)| normalised(b, b.soc_initial) * usable(b))
             .sum::<f64>()
             / total;
         let common_end = if terminal {
             batteries
                 .iter()
-                .map(|b| normalised(b, b.soc_final.unwrap_or(b.soc_initial)) * usable(b))
+                .map(|(_, b)| normalised(b, b.soc_final.unwrap_or(b.soc_initial)) * usable(b))
                 .sum::<f64>()
                 / total
         } else {
@@ -211,7 +213,7 @@ impl<'a> Class<'a> {
         };
         let members = batteries
             .iter()
-            .map(|b| {
+            .map(|&(index, b)| {
                 let u = usable(b);
                 let max_step = REFERENCE_SHARE * b.max_power_kw * dt / u;
                 let start = normalised(b, b.soc_initial);
@@ -236,6 +238,7 @@ impl<'a> Class<'a> {
                     })
                     .collect();
                 Member {
+                    index,
                     battery: b,
                     usable: u,
                     level,
@@ -342,14 +345,14 @@ impl<'a> Class<'a> {
     }
 
     /// Every member's schedule from the class's grid-side charge and discharge (as planned for
-    /// `unit`, the class's LP unit).
+    /// `unit`, the class's LP unit), with the member's position in the problem's batteries.
     fn disaggregate(
         &self,
         unit: &Unit,
         charge: &[f64],
         discharge: &[f64],
         dt: f64,
-    ) -> Vec<(String, Schedule)> {
+    ) -> Vec<(usize, Schedule)> {
         let x: Vec<f64> = charge.iter().map(|c| c * unit.alpha).collect();
         let y: Vec<f64> = discharge.iter().map(|d| d * unit.beta).collect();
         let mut out = Vec::with_capacity(self.members.len());
@@ -364,7 +367,7 @@ impl<'a> Class<'a> {
                 c.push((stored.max(0.0) * per_c).min(max_c));
                 d.push(((-stored).max(0.0) * b.discharge_efficiency).min(max_d));
             }
-            out.push((b.id.clone(), repaired(b, c, d, dt)));
+            out.push((m.index, repaired(b, c, d, dt)));
         }
         out
     }
@@ -415,7 +418,7 @@ const SHARED_FROM: usize = 64;
 /// The classes of one feeder's batteries (see [`classes`]).
 fn feeder_classes<'a>(
     feeder: Option<usize>,
-    batteries: &[&'a Battery],
+    batteries: &[Indexed<'a>],
     activity: &BTreeMap<ClassId, Vec<f64>>,
     per_group: usize,
     min_classes: usize,
@@ -427,15 +430,15 @@ fn feeder_classes<'a>(
     let attach = feeder.map_or(Attach::Root, Attach::Feeder);
     let mut effs: Vec<f64> = batteries
         .iter()
-        .map(|b| b.charge_efficiency * b.discharge_efficiency)
+        .map(|(_, b)| b.charge_efficiency * b.discharge_efficiency)
         .collect();
     effs.sort_by(f64::total_cmp);
     let cuts: Vec<f64> = (1..eff_classes)
         .map(|k| effs[k * effs.len() / eff_classes])
         .collect();
     let bucket = |phi: f64, n: usize| ((phi * n as f64) as usize).min(n - 1);
-    let mut keyed: BTreeMap<(bool, usize, usize, usize), Vec<&Battery>> = BTreeMap::new();
-    for &b in batteries {
+    let mut keyed: BTreeMap<(bool, usize, usize, usize), Vec<Indexed>> = BTreeMap::new();
+    for &(index, b) in batteries {
         let eff = b.charge_efficiency * b.discharge_efficiency;
         let key = (
             b.soc_final.is_some(),
@@ -444,7 +447,7 @@ fn feeder_classes<'a>(
             b.soc_final
                 .map_or(0, |f| bucket(normalised(b, f), soc_classes)),
         );
-        keyed.entry(key).or_default().push(b);
+        keyed.entry(key).or_default().push((index, b));
     }
     for (key, members) in keyed {
         let id = Some((feeder, key));
@@ -475,27 +478,26 @@ fn finer_than_coarse(p: &DispatchProblem, budget: usize, min_classes: usize) -> 
         .any(|batteries| group_resolution(batteries, per_group, min_classes) != (1, 1))
 }
 
+/// A battery with its position in [`DispatchProblem::batteries`] (where its schedule goes).
+type Indexed<'a> = (usize, &'a Battery);
+
 /// Per feeder (`None`: on the root), its batteries.
-fn feeder_groups(p: &DispatchProblem) -> BTreeMap<Option<usize>, Vec<&Battery>> {
+fn feeder_groups(p: &DispatchProblem) -> BTreeMap<Option<usize>, Vec<Indexed<'_>>> {
     let feeders = p.site_feeders();
-    let mut groups: BTreeMap<Option<usize>, Vec<&Battery>> = BTreeMap::new();
-    for (s, b) in p.batteries() {
-        groups.entry(feeders[s]).or_default().push(b);
+    let mut groups: BTreeMap<Option<usize>, Vec<Indexed>> = BTreeMap::new();
+    for (index, (s, b)) in p.batteries().enumerate() {
+        groups.entry(feeders[s]).or_default().push((index, b));
     }
     groups
 }
 
 /// A feeder's class resolution: finer where it has many batteries (about five per class),
 /// within its share of the budget; at least the 3 × 3 resolution where the budget allows.
-fn group_resolution(
-    batteries: &[&Battery],
-    per_group: usize,
-    min_classes: usize,
-) -> (usize, usize) {
+fn group_resolution(batteries: &[Indexed], per_group: usize, min_classes: usize) -> (usize, usize) {
     resolution(
         per_group.min(min_classes.max(batteries.len() / BATTERIES_PER_CLASS)),
-        batteries.iter().any(|b| b.soc_final.is_some()),
-        batteries.iter().any(|b| b.soc_final.is_none()),
+        batteries.iter().any(|(_, b)| b.soc_final.is_some()),
+        batteries.iter().any(|(_, b)| b.soc_final.is_none()),
     )
 }
 
@@ -525,19 +527,22 @@ pub fn solve_with(
     let t_len = p.horizon_steps;
     let dt = p.dt_hours();
     let net = network(p);
+    let batteries = p.batteries().count();
     let pass = |activity: &BTreeMap<ClassId, Vec<f64>>, budget: usize| -> Result<_, PlanError> {
         let classes = classes(p, activity, budget, min_classes);
         let units: Vec<Unit> = map_shared(&classes, SHARED_FROM, |(_, c)| c.unit(t_len));
         let plan = lp::solve(&net, &units, solver)?;
         let k: Vec<usize> = (0..classes.len()).collect();
-        let schedules: BTreeMap<String, Schedule> = map_shared(&k, SHARED_FROM, |&k| {
+        let split = map_shared(&k, SHARED_FROM, |&k| {
             classes[k]
                 .1
                 .disaggregate(&units[k], &plan.charge[k], &plan.discharge[k], dt)
-        })
-        .into_iter()
-        .flatten()
-        .collect();
+        });
+        // In the problem's order (every battery is in one class).
+        let mut schedules: Vec<Option<Schedule>> = (0..batteries).map(|_| None).collect();
+        for (index, schedule) in split.into_iter().flatten() {
+            schedules[index] = Some(schedule);
+        }
         let mut moves = BTreeMap::new();
         for (k, (id, _)) in classes.iter().enumerate() {
             let u = &units[k];
@@ -643,7 +648,7 @@ mod tests {
             let units: Vec<Unit> = classes.iter().map(|(_, c)| c.unit(t_len)).collect();
             let plan = lp::solve(&network(&p), &units, &Clarabel).unwrap();
             for (k, (_, class)) in classes.iter().enumerate() {
-                let schedules: BTreeMap<String, Schedule> = class
+                let schedules: BTreeMap<usize, Schedule> = class
                     .disaggregate(&units[k], &plan.charge[k], &plan.discharge[k], dt)
                     .into_iter()
                     .collect();
@@ -661,7 +666,7 @@ mod tests {
                     let actual: f64 = class
                         .members
                         .iter()
-                        .map(|m| schedules[&m.battery.id].soc[t] * m.battery.capacity_kwh)
+                        .map(|m| schedules[&m.index].soc[t] * m.battery.capacity_kwh)
                         .sum();
                     prop_assert!(
                         (planned - actual).abs() <= 1e-5 * total.max(1.0),
@@ -671,7 +676,7 @@ mod tests {
                         .members
                         .iter()
                         .map(|m| {
-                            let s = &schedules[&m.battery.id];
+                            let s = &schedules[&m.index];
                             s.charge_kw[t] - s.discharge_kw[t]
                         })
                         .sum();

@@ -521,15 +521,10 @@ pub fn monolithic(p: &DispatchProblem, solver: &dyn LpSolver) -> Result<Plan, Pl
         .map(|(s, b)| battery_unit(b, *s, t_len))
         .collect();
     let lp = lp::solve(&network(p), &units, solver)?;
-    let schedules: BTreeMap<String, Schedule> = batteries
+    let schedules = batteries
         .iter()
         .enumerate()
-        .map(|(u, (_, b))| {
-            (
-                b.id.clone(),
-                schedule(b, &lp.charge[u], &lp.discharge[u], p.dt_hours()),
-            )
-        })
+        .map(|(u, (_, b))| Some(schedule(b, &lp.charge[u], &lp.discharge[u], p.dt_hours())))
         .collect();
     finish(p, schedules, "monolithic", lp.solver, lp.marginal_price)
 }
@@ -576,23 +571,29 @@ pub(crate) fn on_threads<J: Send, R: Send>(jobs: Vec<J>, run: impl Fn(J) -> R + 
     })
 }
 
-/// Verifies and prices the schedules.
+/// Verifies and prices the schedules, given in the order of [`DispatchProblem::batteries`]
+/// (no lookup by id), and keys them by battery id.
 fn finish(
     p: &DispatchProblem,
-    schedules: BTreeMap<String, Schedule>,
+    schedules: Vec<Option<Schedule>>,
     mode: &'static str,
     solver: &'static str,
     marginal: Option<Vec<f64>>,
 ) -> Result<Plan, PlanError> {
-    let found = found(p, &schedules);
+    let found: Vec<Option<&Schedule>> = schedules.iter().map(Option::as_ref).collect();
     let violations = verify_found(p, &found);
     if !violations.is_empty() {
         return Err(PlanError::Infeasible(violations));
     }
     let plan = price(p, &found, mode, solver);
+    let batteries = p
+        .batteries()
+        .zip(schedules)
+        .filter_map(|((_, b), s)| Some((b.id.clone(), s?)))
+        .collect();
     Ok(Plan {
         marginal_price_eur_per_kwh: marginal,
-        batteries: schedules,
+        batteries,
         ..plan
     })
 }
