@@ -300,7 +300,7 @@ async fn fleet_service(
     bus: &dyn Bus,
     clock: Arc<dyn vpp_domain::Clock>,
     store: RegistryStore,
-    config: vpp_dispatch::aggregate::AggregationConfig,
+    config: vpp_fleet::aggregate::AggregationConfig,
 ) -> anyhow::Result<Arc<FleetService>> {
     let fleet = FleetService::with_store(clock, config, store)
         .await
@@ -315,7 +315,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn vpp_domain::Clock> = Arc::clone(running.fleet()) as _;
     // Twin thresholds in simulated time: a few polls at the simulated speed, at least the
     // defaults.
-    let mut aggregation = vpp_dispatch::aggregate::AggregationConfig::default();
+    let mut aggregation = vpp_fleet::aggregate::AggregationConfig::default();
     let poll_sim_ms = (args.poll_ms as f64 * args.fleet.speed.max(1.0)) as i64;
     let th = &mut aggregation.thresholds;
     th.stale_after = th

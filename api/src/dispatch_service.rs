@@ -33,8 +33,8 @@ use serde::Serialize;
 use vpp_dispatch::dispatcher::{
     self, DispatchError, Dispatchable, Situation, StepPlan, Unresponsive,
 };
-use vpp_dispatch::plan::lp::Structured;
-use vpp_dispatch::twin::Status;
+use vpp_optimiser::lp::Structured;
+use vpp_fleet::twin::Status;
 use vpp_domain::{AssetPath, Clock, CorrelationId, Kilowatts, Level, NodePath, Setpoint};
 use vpp_forecasting::source::{ForecastSource, Observations, Quantity, SeriesKey};
 use vpp_telemetry::bus::{Bus, Delivery, Topic};
@@ -200,7 +200,7 @@ pub struct NodePlan {
     /// Batteries planned around (not responding), with their measured power.
     pub unresponsive: BTreeMap<String, f64>,
     /// Slacks the plan needs under the node (limits it cannot meet).
-    pub slacks: Vec<vpp_dispatch::plan::SlackUse>,
+    pub slacks: Vec<vpp_optimiser::SlackUse>,
     /// The fleet objective of the whole plan, €.
     pub objective_eur: f64,
 }

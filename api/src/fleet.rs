@@ -12,15 +12,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use vpp_dispatch::aggregate::{AggregationConfig, Aggregator, AssetInput, NodeAggregate};
-use vpp_dispatch::history::{Bucket, HistoryLimits, QueryError, Series};
-use vpp_dispatch::registry::Registry;
-use vpp_dispatch::twin::{
+use vpp_fleet::aggregate::{AggregationConfig, Aggregator, AssetInput, NodeAggregate};
+use vpp_fleet::history::{Bucket, HistoryLimits, QueryError, Series};
+use vpp_fleet::registry::Registry;
+use vpp_fleet::twin::{
     AssetConfig, Capability, ConfigDifference, Identity, IngestCounts, Observation, Status, Twin,
 };
 use vpp_domain::{AssetPath, Clock, KilowattHours, Kilowatts, Level, NodePath, Soc};
 use vpp_telemetry::bus::{Bus, BusError, Delivery, Topic};
-use vpp_telemetry::wire::{DeviceDescription, EventKind, Message, TelemetryMsg};
+use vpp_telemetry::wire::{AssetKind, DeviceDescription, EventKind, Message, TelemetryMsg};
 
 /// How often node aggregates are refreshed at a new "now" and recorded into node history.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(5);
@@ -484,7 +484,7 @@ impl FleetService {
     pub fn decommission(
         &self,
         asset: &AssetPath,
-    ) -> Result<(), vpp_dispatch::registry::RegistryError> {
+    ) -> Result<(), vpp_fleet::registry::RegistryError> {
         let now = self.clock.now();
         let mut state = self.lock();
         let leaf = asset.leaf();
@@ -636,6 +636,7 @@ mod tests {
             v: WIRE_VERSION,
             sample,
             stale: false,
+            kind: AssetKind::Battery,
         });
         let fa: NodePath = "r/s/fa".parse().unwrap();
         let fb: NodePath = "r/s/fb".parse().unwrap();

@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use vpp_battery_sim::fleet::{DeviceInfo, RunningFleet};
 use vpp_battery_sim::{Fault, Limit};
-use vpp_dispatch::twin::{Observation, Status};
+use vpp_fleet::twin::{Observation, Status};
 use vpp_domain::{AssetPath, NodePath};
 use vpp_telemetry::wire::DeviceDescription;
 
@@ -734,6 +734,7 @@ mod tests {
                 v: WIRE_VERSION,
                 sample,
                 stale: false,
+                kind: AssetKind::Battery,
             });
         }
         f.refresh();

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use vpp_dispatch::plan::lp::{Clarabel, LpSolver, Structured};
-use vpp_dispatch::plan::problem::DispatchProblem;
-use vpp_dispatch::plan::{self, Plan};
+use vpp_optimiser::lp::{Clarabel, LpSolver, Structured};
+use vpp_optimiser::problem::DispatchProblem;
+use vpp_optimiser::{self as plan, Plan};
 
 /// How to solve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use chrono::{TimeDelta, TimeZone, Utc};
-use vpp_dispatch::aggregate::{AggregationConfig, Aggregator, AssetInput};
-use vpp_dispatch::twin::{AssetConfig, Capability, Identity, Thresholds, Twin};
+use vpp_fleet::aggregate::{AggregationConfig, Aggregator, AssetInput};
+use vpp_fleet::twin::{AssetConfig, Capability, Identity, Thresholds, Twin};
 use vpp_domain::{AssetPath, KilowattHours, Kilowatts, NodePath, Readings, Soc, TelemetrySample};
 
 const REGIONS: usize = 10;

@@ -37,7 +37,7 @@ pub fn varied_specs(n: usize, seed: u64) -> Vec<BatterySpec> {
 pub fn telemetry_messages(devices: usize) -> Vec<vpp_telemetry::wire::Message> {
     use chrono::{TimeZone, Utc};
     use vpp_domain::{Kilowatts, Readings, Soc, TelemetrySample};
-    use vpp_telemetry::wire::{Message, TelemetryMsg, WIRE_VERSION};
+    use vpp_telemetry::wire::{AssetKind, Message, TelemetryMsg, WIRE_VERSION};
     let t0 = Utc
         .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
         .single()
@@ -62,6 +62,7 @@ pub fn telemetry_messages(devices: usize) -> Vec<vpp_telemetry::wire::Message> {
                 sample: TelemetrySample::new(asset, i as u64, t0, t0, readings)
                     .expect("valid sample"),
                 stale: false,
+                kind: AssetKind::Battery,
             })
         })
         .collect()

@@ -21,9 +21,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use vpp_domain::{AssetPath, Level, NodePath};
 
-use crate::plan::lp::LpSolver;
-use crate::plan::problem::{Battery, DispatchProblem, Feeder, Site};
-use crate::plan::{self, Plan, PlanError};
+use vpp_optimiser::lp::LpSolver;
+use vpp_optimiser::problem::{Battery, DispatchProblem, Feeder, Site};
+use vpp_optimiser::{self as plan, Plan, PlanError};
 
 /// A battery that can be dispatched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,6 +150,12 @@ pub enum DispatchError {
     /// A target on a level the planner has no limit for.
     #[error("peak targets can be set on the fleet, a feeder or a site, not on {0:?}")]
     TargetLevel(String),
+    /// A peak target that is not a number.
+    #[error("a peak target must be a finite number of kW, got {0}")]
+    TargetValue(f64),
+    /// The price feed knows no prices for the horizon.
+    #[error("no prices for the horizon starting at {0}")]
+    Prices(DateTime<Utc>),
     /// A site without a load forecast of the horizon's length.
     #[error("site {0} has no load forecast of {1} intervals")]
     Forecast(String, usize),
@@ -356,7 +362,7 @@ pub fn step(s: &Situation<'_>, solver: &dyn LpSolver) -> Result<StepPlan, Dispat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::lp::Clarabel;
+    use vpp_optimiser::lp::Clarabel;
 
     fn asset(site: &str, name: &str) -> AssetPath {
         format!("r1/s1/f1/{site}/{name}").parse().unwrap()

@@ -1,16 +1,19 @@
-//! The control plane's core: what the VPP knows of its assets and, as the next issues land,
-//! the temporal registry, hierarchical aggregation, the optimiser and the dispatcher.
+//! The dispatcher: when to plan, what to plan with and which setpoints to send.
 //!
-//! - [`registry`]: the temporal asset registry with as-of queries.
-//! - [`twin`]: one digital twin per asset: latest measured state, status from thresholds at an
-//!   injected "now", capability, identity, desired versus reported configuration.
+//! - [`dispatch_loop`]: the dispatcher as a state machine: ticks and events in, setpoint
+//!   commands out, "now" passed in (a fake clock steps it in tests, a virtual one in replays).
+//! - [`ports`]: what it is told: the fleet as the twins and site meters see it, prices, and
+//!   (for reference runs only) a net-load oracle; the commands it gives.
+//! - [`metering`]: interval averages from meter readings (counters or power samples).
+//! - [`dispatcher`]: one receding-horizon step: from the batteries that respond, the others'
+//!   measured power, site net-load forecasts, prices and the operators' peak targets to a
+//!   dispatch problem, a plan (`vpp-optimiser`) and the first interval's setpoints.
 //!
 //! Architecture invariant: pure. No async runtime, no IO, no clock reads: "now" is a
-//! parameter. Adapters (in `api` and `telemetry`) feed it from the bus.
+//! parameter. It knows the fleet only through what the bus told the twins: it has no path to
+//! the simulator or the scenarios (a tidy test checks the crate graph).
 
-pub mod aggregate;
+pub mod dispatch_loop;
 pub mod dispatcher;
-pub mod history;
-pub mod plan;
-pub mod registry;
-pub mod twin;
+pub mod metering;
+pub mod ports;

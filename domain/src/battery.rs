@@ -217,9 +217,32 @@ impl From<BatterySpec> for BatterySpecParams {
     }
 }
 
+/// The lowest state of charge a controller may plan or discharge down to: the higher of the
+/// device's minimum (`SoCMin`) and its reserve (`SoCRsvMin`), whichever are known, else 0. The
+/// one rule the gateway's fallback and guard, the aggregator and the dispatcher share.
+#[must_use]
+pub fn soc_floor(soc_min: Option<f64>, soc_reserve: Option<f64>) -> f64 {
+    soc_min
+        .into_iter()
+        .chain(soc_reserve)
+        .filter(|x| x.is_finite())
+        .fold(0.0_f64, f64::max)
+        .min(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_soc_floor_is_the_higher_of_minimum_and_reserve() {
+        assert_eq!(soc_floor(Some(0.05), Some(0.2)), 0.2);
+        assert_eq!(soc_floor(Some(0.3), Some(0.2)), 0.3);
+        assert_eq!(soc_floor(None, Some(0.1)), 0.1);
+        assert_eq!(soc_floor(Some(0.1), None), 0.1);
+        assert_eq!(soc_floor(None, None), 0.0);
+        assert_eq!(soc_floor(Some(f64::NAN), Some(0.1)), 0.1);
+    }
 
     #[test]
     fn a_typical_battery_is_valid() {

@@ -18,7 +18,7 @@ mod telemetry;
 mod time;
 mod units;
 
-pub use battery::{BatterySpec, BatterySpecParams};
+pub use battery::{BatterySpec, BatterySpecParams, soc_floor};
 pub use clock::Clock;
 pub use error::DomainError;
 pub use path::{AssetPath, Level, NodePath, Token};

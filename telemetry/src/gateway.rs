@@ -24,6 +24,7 @@ use vpp_domain::{AssetPath, Clock, KilowattHours, Kilowatts, Readings, Soc, Tele
 use crate::bus::{Bus, BusError, Delivery, Topic};
 use crate::sunspec_client::{self as client, ClientError, Connection, ModelMap, PollValues};
 use crate::wire::{
+    AssetKind,
     AckMsg, AckOutcome, DeviceDescription, EventKind, EventMsg, Message, SetpointMsg, TelemetryMsg,
     WIRE_VERSION,
 };
@@ -778,6 +779,7 @@ impl Worker {
                 v: WIRE_VERSION,
                 sample,
                 stale,
+                kind: AssetKind::Battery,
             })),
             Err(e) => tracing::warn!(err = %e, "sample rejected"),
         }

@@ -34,6 +34,26 @@ pub enum WireError {
     },
 }
 
+/// What a telemetry message measures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetKind {
+    /// A battery (SunSpec 701/802): `power > 0` discharges, `energy_injected` and
+    /// `energy_absorbed` are its lifetime AC discharge and charge, `soc` its state of charge.
+    #[default]
+    Battery,
+    /// A site meter at the grid connection point (SunSpec 201): `power` is the site's import
+    /// (`> 0` imports), `energy_absorbed` the lifetime energy imported from the grid
+    /// (`TotWhImp`), `energy_injected` the lifetime energy exported (`TotWhExp`), `soc` null.
+    SiteMeter,
+}
+
+impl AssetKind {
+    fn is_battery(&self) -> bool {
+        *self == Self::Battery
+    }
+}
+
 /// A measured state, as the gateway publishes it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TelemetryMsg {
@@ -45,6 +65,22 @@ pub struct TelemetryMsg {
     /// The device served the same values, heartbeat included, for several polls in a row.
     #[serde(default)]
     pub stale: bool,
+    /// What it measures (absent: a battery, as before site meters were published).
+    #[serde(default)]
+    pub kind: AssetKind,
+}
+
+impl TelemetryMsg {
+    /// A battery's telemetry.
+    #[must_use]
+    pub fn battery(sample: TelemetrySample, stale: bool) -> Self {
+        Self {
+            v: WIRE_VERSION,
+            sample,
+            stale,
+            kind: AssetKind::Battery,
+        }
+    }
 }
 
 // Written by hand rather than derived with `flatten`: this runs once per sample, and a flattened
@@ -53,7 +89,8 @@ impl Serialize for TelemetryMsg {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let t = &self.sample;
-        let mut st = s.serialize_struct("TelemetryMsg", 7)?;
+        let fields = if self.kind.is_battery() { 7 } else { 8 };
+        let mut st = s.serialize_struct("TelemetryMsg", fields)?;
         st.serialize_field("v", &self.v)?;
         st.serialize_field("asset", t.asset())?;
         st.serialize_field("seq", &t.seq())?;
@@ -61,6 +98,9 @@ impl Serialize for TelemetryMsg {
         st.serialize_field("received_at", &Rfc3339(t.received_at()))?;
         st.serialize_field("readings", t.readings())?;
         st.serialize_field("stale", &self.stale)?;
+        if !self.kind.is_battery() {
+            st.serialize_field("kind", &self.kind)?;
+        }
         st.end()
     }
 }
@@ -249,6 +289,19 @@ pub enum EventKind {
         /// The site.
         site: String,
     },
+    /// A site meter's interval data from before the control plane watched it, as a meter data
+    /// service delivers it (`asset` is `null`): the average import of each interval. Before a
+    /// VPP dispatched the site's batteries, this is the site's net load.
+    MeterHistory {
+        /// The site.
+        site: String,
+        /// Start of the first interval.
+        start: DateTime<Utc>,
+        /// Interval length, seconds.
+        step_s: i64,
+        /// Average import per interval, kW (`> 0` imports); `null` where missing.
+        import_kw: Vec<Option<f64>>,
+    },
 }
 
 impl EventKind {
@@ -266,6 +319,7 @@ impl EventKind {
             Self::FallbackReleased { .. } => "fallback_released",
             Self::GuardEngaged { .. } => "guard_engaged",
             Self::GuardReleased { .. } => "guard_released",
+            Self::MeterHistory { .. } => "meter_history",
         }
     }
 }
@@ -373,6 +427,7 @@ mod tests {
             v: WIRE_VERSION,
             sample,
             stale: false,
+            kind: AssetKind::Battery,
         });
         assert_eq!(m.subject(), "vpp.v1.telemetry.r1.site1.bat1");
         let json = m.to_json();

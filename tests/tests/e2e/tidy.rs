@@ -4,6 +4,8 @@
 //! - Pure crates never read the clock, the environment or files.
 //! - Every `.rs` file opens with `//!` module docs.
 //! - Every crate uses the workspace lints.
+//! - The control plane (fleet, dispatch, and the market once it lands) has no path to the
+//!   simulator or the scenarios: it knows the world only through the bus.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,13 +13,20 @@ use std::process::Command;
 
 use vpp_tests::workspace_root;
 
-/// Crates that must stay free of IO. Add forecasting and the optimiser core when they land.
+/// Crates that must stay free of IO. Every one must exist: a renamed crate fails the tests
+/// rather than slipping out of them.
 const PURE_CRATES: &[&str] = &[
     "vpp-domain",
     "vpp-sunspec",
-    "vpp-dispatch",
+    "vpp-fleet",
     "vpp-forecasting",
+    "vpp-optimiser",
+    "vpp-dispatch",
 ];
+/// The control plane's crates: they must know the world only through the bus.
+const CONTROL_PLANE: &[&str] = &["vpp-fleet", "vpp-dispatch"];
+/// The world a control plane may never read.
+const THE_WORLD: &[&str] = &["vpp-battery-sim", "vpp-scenarios"];
 /// Crates a pure crate may not depend on, directly or not.
 const FORBIDDEN: &[&str] = &[
     "tokio",
@@ -138,9 +147,8 @@ fn pure_crates_do_not_depend_on_runtimes_or_network_crates() {
         "vpp-domain is in the workspace"
     );
     for name in PURE_CRATES {
-        let Some(id) = package_id(&meta, name) else {
-            continue;
-        };
+        let id = package_id(&meta, name)
+            .unwrap_or_else(|| panic!("pure crate {name} is not in the workspace"));
         let deps = normal_dependency_closure(&meta, id);
         let bad: Vec<_> = FORBIDDEN.iter().filter(|f| deps.contains(**f)).collect();
         assert!(bad.is_empty(), "pure crate {name} depends on {bad:?}");
@@ -158,12 +166,31 @@ fn the_dependency_check_would_catch_a_violation() {
 }
 
 #[test]
+fn the_control_plane_has_no_path_to_the_simulator_or_the_scenarios() {
+    let meta = metadata();
+    for name in CONTROL_PLANE {
+        let id = package_id(&meta, name)
+            .unwrap_or_else(|| panic!("control-plane crate {name} is not in the workspace"));
+        let deps = normal_dependency_closure(&meta, id);
+        let bad: Vec<_> = THE_WORLD.iter().filter(|w| deps.contains(**w)).collect();
+        assert!(
+            bad.is_empty(),
+            "control-plane crate {name} reaches {bad:?}"
+        );
+    }
+    // The check sees the world where it is: the composition root wires the simulator in.
+    let api = package_id(&meta, "vpp-api").expect("vpp-api");
+    assert!(normal_dependency_closure(&meta, api).contains("vpp-battery-sim"));
+}
+
+#[test]
 fn pure_crates_read_no_clock_env_or_files() {
     let meta = metadata();
     for name in PURE_CRATES {
-        if package_id(&meta, name).is_none() {
-            continue;
-        }
+        assert!(
+            package_id(&meta, name).is_some(),
+            "pure crate {name} is not in the workspace"
+        );
         let mut files = Vec::new();
         rust_files(&package_dir(&meta, name).join("src"), &mut files);
         for f in files {

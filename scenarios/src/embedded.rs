@@ -1,19 +1,17 @@
 //! The scenario `vpp run` plays by default: a real home's year of load and PV
-//! (`api/data/home_year_30min.csv`) and a real week of prices (`api/data/site_week_30min.csv`;
-//! see `api/data/README.md`). Each simulated site is a block of homes, one per battery, that
+//! (`scenarios/data/home_year_30min.csv`) and a real week of prices
+//! (`scenarios/data/site_week_30min.csv`; see `scenarios/data/README.md`). Each simulated site is a block of homes, one per battery, that
 //! all live the real home's timeline shifted by as many days as homes came before the block
 //! (so neighbouring sites differ and a site's own past is its real past: a forecaster sees
 //! nothing of its future). Simulated time maps onto the data year by whole weeks; prices
-//! repeat weekly. A driver task sets every simulated site's load from it as the simulated
-//! clock runs.
+//! repeat weekly. A driver task (in `api`) sets every simulated site's load from it as the
+//! simulated clock runs; the prices reach the control plane as a
+//! [`PriceFeed`](vpp_dispatch::ports::PriceFeed), the published tariff.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use anyhow::{Context, bail, ensure};
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Timelike, Utc};
 use vpp_battery_sim::fleet::Fleet;
-use vpp_domain::{Kilowatts, Level, NodePath};
+use vpp_dispatch::ports::{PriceFeed, Prices};
+use vpp_domain::{Level, NodePath};
 
 /// The embedded year of one home.
 const HOME_YEAR: &str = include_str!("../data/home_year_30min.csv");
@@ -24,6 +22,24 @@ const PRICE_WEEK: &str = include_str!("../data/site_week_30min.csv");
 const PER_DAY: usize = 48;
 /// Row length.
 const ROW: TimeDelta = TimeDelta::minutes(30);
+
+/// Why scenario data could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    /// A line of a data file is wrong.
+    #[error("{file} line {line}: {problem}")]
+    Line {
+        /// Which file: `home` or `price`.
+        file: &'static str,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The data as a whole has the wrong shape.
+    #[error("{0}")]
+    Shape(&'static str),
+}
 
 /// A home's load and PV over whole weeks, and a week of prices; all at 30 minutes.
 #[derive(Debug, Clone)]
@@ -39,7 +55,7 @@ pub struct Scenario {
 
 impl Scenario {
     /// The embedded year and week.
-    pub fn embedded() -> anyhow::Result<Self> {
+    pub fn embedded() -> Result<Self, ScenarioError> {
         Self::parse(HOME_YEAR, PRICE_WEEK)
     }
 
@@ -47,7 +63,7 @@ impl Scenario {
     /// a week; a blank load takes the value of the same time a day earlier, a blank PV is 0)
     /// and a week of `timestamp,load_w,pv_w,price_da_eur_mwh,import_eur_kwh,export_eur_kwh`
     /// rows, Monday first.
-    pub fn parse(home: &str, week: &str) -> anyhow::Result<Self> {
+    pub fn parse(home: &str, week: &str) -> Result<Self, ScenarioError> {
         let mut s = Self {
             home_start: DateTime::<Utc>::UNIX_EPOCH,
             load_kw: vec![],
@@ -56,30 +72,36 @@ impl Scenario {
             export_price: vec![],
         };
         for (i, line) in home.lines().enumerate().skip(1) {
+            let bad = |problem: String| ScenarioError::Line {
+                file: "home",
+                line: i + 1,
+                problem,
+            };
             let cells: Vec<&str> = line.split(',').collect();
-            ensure!(cells.len() >= 3, "home line {}: expected 3 columns", i + 1);
+            if cells.len() < 3 {
+                return Err(bad("expected 3 columns".into()));
+            }
             let at = NaiveDateTime::parse_from_str(cells[0].trim(), "%Y-%m-%dT%H:%MZ")
-                .with_context(|| format!("home line {}: timestamp {:?}", i + 1, cells[0]))?
+                .map_err(|e| bad(format!("timestamp {:?}: {e}", cells[0])))?
                 .and_utc();
             if s.load_kw.is_empty() {
                 s.home_start = at;
             }
             let expected = s.home_start + ROW * s.load_kw.len() as i32;
-            ensure!(
-                at == expected,
-                "home line {}: {at} is off the 30-minute grid (expected {expected})",
-                i + 1
-            );
-            let num = |c: usize| -> anyhow::Result<Option<f64>> {
+            if at != expected {
+                return Err(bad(format!(
+                    "{at} is off the 30-minute grid (expected {expected})"
+                )));
+            }
+            let num = |c: usize| -> Result<Option<f64>, ScenarioError> {
                 let cell = cells[c].trim();
                 if cell.is_empty() {
                     return Ok(None);
                 }
-                let v: f64 = cell
-                    .parse()
-                    .with_context(|| format!("home line {}, column {}", i + 1, c + 1))?;
-                ensure!(v.is_finite(), "home line {}, column {}: {v}", i + 1, c + 1);
-                Ok(Some(v / 1000.0))
+                match cell.parse::<f64>() {
+                    Ok(v) if v.is_finite() => Ok(Some(v / 1000.0)),
+                    _ => Err(bad(format!("column {}: {cell:?} is not a number", c + 1))),
+                }
             };
             let load = match num(1)? {
                 Some(v) => v,
@@ -92,25 +114,35 @@ impl Scenario {
             s.pv_kw.push(num(2)?.unwrap_or(0.0));
         }
         let weeks = s.load_kw.len() / (7 * PER_DAY);
-        ensure!(weeks > 0, "the home data must hold at least a week");
+        if weeks == 0 {
+            return Err(ScenarioError::Shape("the home data must hold at least a week"));
+        }
         s.load_kw.truncate(weeks * 7 * PER_DAY);
         s.pv_kw.truncate(weeks * 7 * PER_DAY);
         for (i, line) in week.lines().enumerate().skip(1) {
+            let bad = |problem: String| ScenarioError::Line {
+                file: "price",
+                line: i + 1,
+                problem,
+            };
             let cells: Vec<&str> = line.split(',').collect();
             if cells.len() < 6 {
-                bail!("price line {}: expected 6 columns", i + 1);
+                return Err(bad("expected 6 columns".into()));
             }
-            let num = |c: usize| -> anyhow::Result<f64> {
-                cells[c]
-                    .trim()
-                    .parse::<f64>()
-                    .with_context(|| format!("price line {}, column {}", i + 1, c + 1))
+            let num = |c: usize| -> Result<f64, ScenarioError> {
+                let cell = cells[c].trim();
+                match cell.parse::<f64>() {
+                    Ok(v) if v.is_finite() => Ok(v),
+                    _ => Err(bad(format!("column {}: {cell:?} is not a number", c + 1))),
+                }
             };
             s.import_price.push(num(4)?);
             s.export_price.push(num(5)?);
         }
         if s.import_price.len() != 7 * PER_DAY {
-            bail!("the prices must be one week of 30-minute rows");
+            return Err(ScenarioError::Shape(
+                "the prices must be one week of 30-minute rows",
+            ));
         }
         Ok(s)
     }
@@ -263,27 +295,26 @@ pub fn sites(fleet: &Fleet) -> Vec<Block> {
         .collect()
 }
 
-/// Sets every simulated site's load from the scenario as the simulated clock runs, every
-/// `period` of real time, until the task is dropped.
-pub fn drive(
-    fleet: Arc<Fleet>,
-    scenario: Arc<Scenario>,
-    period: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        let blocks = sites(&fleet);
-        loop {
-            tick.tick().await;
-            let now = fleet.now();
-            for (site, block) in fleet.sites().iter().zip(&blocks) {
-                let load = scenario.block_net_load(now, block.first, block.homes);
-                if let Ok(kw) = Kilowatts::new(load) {
-                    site.set_load(kw);
-                }
-            }
-        }
-    })
+/// Each simulated site's net load (load − PV) at `t`, kW, in the order of `blocks`: what a
+/// driver sets the simulated sites to as the simulated clock runs.
+#[must_use]
+pub fn site_loads(scenario: &Scenario, blocks: &[Block], t: DateTime<Utc>) -> Vec<f64> {
+    blocks
+        .iter()
+        .map(|b| scenario.block_net_load(t, b.first, b.homes))
+        .collect()
+}
+
+/// The scenario's week of prices is the tariff the control plane is told: published ahead,
+/// known for any horizon.
+impl PriceFeed for Scenario {
+    fn horizon(&self, start: DateTime<Utc>, step: TimeDelta, steps: usize) -> Option<Prices> {
+        let (import, export) = self.price_horizon(start, step, steps);
+        Some(Prices {
+            import_eur_per_kwh: import,
+            export_eur_per_kwh: export,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -353,7 +384,7 @@ mod tests {
         assert!(format!("{e:#}").contains("at least a week"), "{e:#}");
         let bad = home_rows(8 * PER_DAY, None).replacen(",1002,", ",12kW,", 1);
         let e = Scenario::parse(&bad, &week_of_prices()).unwrap_err();
-        assert!(format!("{e:#}").contains("home line 4, column 2"), "{e:#}");
+        assert!(format!("{e:#}").contains("home line 4: column 2"), "{e:#}");
         let e = Scenario::parse(&home_rows(8 * PER_DAY, None), "header\nx,0,0,0,0.2,0.1\n")
             .unwrap_err();
         assert!(format!("{e:#}").contains("one week"), "{e:#}");
