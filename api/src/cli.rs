@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Serve a simulated fleet of SunSpec batteries over Modbus TCP and print its devices
     /// (one JSON object per line on stdout).
-    Sim(FleetArgs),
+    Sim(SimArgs),
     /// Run the service: simulated fleet, gateway, bus and HTTP API (the default command).
     Run(RunArgs),
     /// Run a SunSpec gateway: poll the devices of a config file over Modbus TCP, publish on
@@ -78,6 +78,34 @@ struct ControlArgs {
     /// Address of the HTTP API.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Do not dispatch (follow the fleet and serve the API only).
+    #[arg(long)]
+    no_dispatch: bool,
+    /// Dispatch interval, seconds.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u32).range(5..=86_400))]
+    dispatch_step_s: u32,
+    /// Intervals the dispatcher plans ahead.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=2_000))]
+    horizon_steps: u32,
+    /// Days of metered history the net-load forecasts are fitted on.
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=365))]
+    forecast_window_days: u32,
+    /// Flat import tariff the plans are priced on, EUR/kWh.
+    #[arg(long, default_value_t = 0.30, value_parser = non_negative)]
+    import_price: f64,
+    /// Flat export tariff, EUR/kWh.
+    #[arg(long, default_value_t = 0.08, value_parser = non_negative)]
+    export_price: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+struct SimArgs {
+    /// Every site's load (consumption net of PV, without batteries), kW, instead of the
+    /// embedded scenario's real load and PV.
+    #[arg(long, allow_negative_numbers = true)]
+    constant_load_kw: Option<f64>,
+    #[command(flatten)]
+    fleet: FleetArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -252,9 +280,17 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-async fn sim(args: FleetArgs) -> anyhow::Result<()> {
+async fn sim(args: SimArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
-    let running = start_fleet(&args).await?;
+    let running = start_fleet(&args.fleet).await?;
+    // The sites' loads: the embedded scenario, or one constant load.
+    let loads = match args.constant_load_kw {
+        Some(kw) => crate::world::SiteLoads::Constant(kw),
+        None => crate::world::SiteLoads::Scenario(Arc::new(
+            vpp_scenarios::embedded::Scenario::embedded()?,
+        )),
+    };
+    let driver = crate::world::drive(Arc::clone(running.fleet()), loads, Duration::from_millis(20));
     {
         let mut out = std::io::stdout().lock();
         for device in running.devices() {
@@ -264,6 +300,7 @@ async fn sim(args: FleetArgs) -> anyhow::Result<()> {
         out.flush()?;
     }
     shutdown.await;
+    driver.abort();
     drop(running);
     Ok(())
 }
@@ -333,41 +370,66 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     gateway_config.fallback = crate::site_meters(&running, args.site_fallback_kw);
     let gateway = Gateway::spawn(gateway_config, Arc::clone(&bus), Arc::clone(&clock)).await?;
     // The sites' loads follow the embedded scenario (real load, PV and prices).
-    let scenario = Arc::new(crate::scenario::Scenario::embedded()?);
-    let driver = crate::scenario::drive(
+    let scenario = Arc::new(vpp_scenarios::embedded::Scenario::embedded()?);
+    let blocks = vpp_scenarios::embedded::sites(running.fleet());
+    let driver = crate::world::drive(
         Arc::clone(running.fleet()),
-        Arc::clone(&scenario),
+        crate::world::SiteLoads::Scenario(Arc::clone(&scenario)),
         Duration::from_millis(20),
     );
     let dispatch = if args.no_dispatch {
         None
     } else {
+        let step = chrono::TimeDelta::seconds(i64::from(args.dispatch_step_s));
         let config = crate::dispatch_service::DispatchConfig {
-            step: chrono::TimeDelta::seconds(i64::from(args.dispatch_step_s)),
-            horizon_steps: args.horizon_steps as usize,
-            foresight: if args.perfect_foresight {
-                crate::dispatch_service::Foresight::Perfect
-            } else {
-                crate::dispatch_service::Foresight::Forecast {
-                    window_days: args.forecast_window_days as usize,
-                }
+            plan: vpp_dispatch::dispatch_loop::LoopConfig {
+                step,
+                horizon_steps: args.horizon_steps as usize,
+                site_peak_period_share: args.site_peak_period_share,
+                window_days: args.forecast_window_days as usize,
+                ..Default::default()
             },
-            site_peak_period_share: args.site_peak_period_share,
             ..Default::default()
         };
-        Some(crate::dispatch_service::DispatchService::new(
-            Arc::clone(&twins),
-            Arc::clone(&bus),
-            clock,
-            scenario,
-            crate::scenario::sites(running.fleet()),
-            config,
+        // The control plane is told the scenario's prices as a published tariff; with
+        // `--perfect-foresight` (a reference run) it is also handed the sites' future.
+        let oracle: Option<Arc<dyn vpp_dispatch::ports::NetLoadOracle>> =
+            args.perfect_foresight.then(|| {
+                Arc::new(vpp_scenarios::embedded::PerfectForesight::new(
+                    Arc::clone(&scenario),
+                    blocks.clone(),
+                )) as _
+            });
+        Some((
+            crate::dispatch_service::DispatchService::new(
+                Arc::clone(&twins),
+                Arc::clone(&bus),
+                Arc::clone(&clock),
+                Arc::clone(&scenario) as _,
+                oracle,
+                config,
+            ),
+            step,
         ))
     };
     let dispatch_tasks = match &dispatch {
-        Some(d) => Some(d.spawn().await?),
+        Some((d, step)) => {
+            let tasks = d.spawn().await?;
+            // The sites' metered past, from the world's meter data service.
+            crate::world::publish_meter_history(
+                bus.as_ref(),
+                clock.as_ref(),
+                &scenario,
+                &blocks,
+                *step,
+                args.forecast_window_days as usize,
+            )
+            .await?;
+            Some(tasks)
+        }
         None => None,
     };
+    let dispatch = dispatch.map(|(d, _)| d);
     let state = AppState {
         assets: Arc::new(SimulatedAssets::new(&running, Arc::clone(&twins))),
         fleet: twins,
@@ -400,24 +462,49 @@ async fn serve_api(
 async fn control(args: ControlArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let (bus, store) = connect_bus(Some(&args.nats), None).await?;
-    let twins = fleet_service(
-        bus.as_ref(),
-        Arc::new(SystemClock),
-        store,
-        Default::default(),
-    )
-    .await?;
+    let clock: Arc<dyn vpp_domain::Clock> = Arc::new(SystemClock);
+    let twins = fleet_service(bus.as_ref(), Arc::clone(&clock), store, Default::default()).await?;
+    let (dispatch, tasks) = if args.no_dispatch {
+        (None, None)
+    } else {
+        let config = crate::dispatch_service::DispatchConfig {
+            plan: vpp_dispatch::dispatch_loop::LoopConfig {
+                step: chrono::TimeDelta::seconds(i64::from(args.dispatch_step_s)),
+                horizon_steps: args.horizon_steps as usize,
+                window_days: args.forecast_window_days as usize,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let tariff = vpp_dispatch::ports::FlatTariff {
+            import_eur_per_kwh: args.import_price,
+            export_eur_per_kwh: args.export_price,
+        };
+        let d = crate::dispatch_service::DispatchService::new(
+            Arc::clone(&twins),
+            Arc::clone(&bus),
+            clock,
+            Arc::new(tariff),
+            None,
+            config,
+        );
+        let tasks = d.spawn().await?;
+        tracing::info!("dispatcher running on the twins and site meters seen on NATS");
+        (Some(d), Some(tasks))
+    };
     serve_api(
         args.listen,
         AppState {
             assets: Arc::clone(&twins) as _,
             fleet: twins,
             sim: None,
-            dispatch: None,
+            dispatch,
         },
         shutdown,
     )
-    .await
+    .await?;
+    drop(tasks);
+    Ok(())
 }
 
 fn forecast_backtest(args: &crate::forecast_cli::BacktestArgs) -> anyhow::Result<()> {

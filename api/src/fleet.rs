@@ -33,6 +33,13 @@ struct AssetEntry {
     soc: Series,
 }
 
+/// A site meter: its twin and its import's history.
+#[derive(Debug)]
+struct MeterEntry {
+    twin: Twin,
+    import: Series,
+}
+
 #[derive(Debug)]
 struct NodeHistory {
     discharge_p50: Series,
@@ -81,6 +88,8 @@ struct State {
     /// its capacity up to the next power of two.
     index: HashMap<AssetPath, usize>,
     assets: Vec<AssetEntry>,
+    /// Site meters, by their asset path (the site's path and a `<site>-meter` leaf).
+    meters: std::collections::BTreeMap<AssetPath, MeterEntry>,
     registry: Registry,
     aggregator: Aggregator,
     nodes: HashMap<NodePath, NodeHistory>,
@@ -310,10 +319,29 @@ impl FleetService {
         }
     }
 
-    /// Takes one telemetry message.
+    /// Takes one telemetry message: a battery's into its twin, the aggregates and its
+    /// history; a site meter's into the meter's twin and history.
     pub fn on_telemetry(&self, t: &TelemetryMsg) {
         let now = self.clock.now();
         let mut state = self.lock();
+        if t.kind == AssetKind::SiteMeter {
+            let asset = t.sample.asset();
+            let m = state
+                .meters
+                .entry(asset.clone())
+                .or_insert_with(|| MeterEntry {
+                    twin: Twin::new(asset.clone()),
+                    import: Series::new(HistoryLimits::default()),
+                });
+            if m.twin
+                .ingest(&t.sample, t.stale, now, &self.config.thresholds)
+                .is_ok()
+                && let Some(p) = t.sample.readings().power
+            {
+                m.import.push(t.sample.measured_at(), p.get());
+            }
+            return;
+        }
         let e = Self::entry(&mut state, t.sample.asset());
         if e.twin
             .ingest(&t.sample, t.stale, now, &self.config.thresholds)
@@ -445,6 +473,25 @@ impl FleetService {
         out
     }
 
+    /// Every site meter: its path, twin status and newest reading (`power`: the site's
+    /// import, kW; `energy_absorbed` / `energy_injected`: lifetime import / export, kWh).
+    #[must_use]
+    pub fn meters(&self) -> Vec<(AssetPath, Status, Option<Observation>)> {
+        let now = self.clock.now();
+        let state = self.lock();
+        state
+            .meters
+            .iter()
+            .map(|(a, m)| {
+                (
+                    a.clone(),
+                    m.twin.status(now, &self.config.thresholds),
+                    m.twin.latest().copied(),
+                )
+            })
+            .collect()
+    }
+
     /// One asset in detail.
     #[must_use]
     pub fn asset(&self, path: &AssetPath) -> Option<AssetDetail> {
@@ -510,6 +557,10 @@ impl FleetService {
         {
             series.insert("power_kw", e.power.query(from, to, step)?);
             series.insert("soc", e.soc.query(from, to, step)?);
+        } else if let Ok(asset) = AssetPath::try_from(path.clone())
+            && let Some(m) = state.meters.get(&asset)
+        {
+            series.insert("import_kw", m.import.query(from, to, step)?);
         } else if let Some(h) = state.nodes.get(path) {
             series.insert("discharge_kw_p50", h.discharge_p50.query(from, to, step)?);
             series.insert(

@@ -12,7 +12,7 @@ pub mod dispatch_service;
 pub mod fleet;
 pub mod forecast_cli;
 pub mod optimize_cli;
-pub mod scenario;
+pub mod world;
 
 use std::sync::Arc;
 

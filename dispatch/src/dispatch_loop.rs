@@ -157,6 +157,9 @@ pub struct DispatchLoop {
     observations: Observations,
     /// Per site: the grid its observations start on, and intervals before this one recorded.
     recorded: BTreeMap<NodePath, DateTime<Utc>>,
+    /// Each site's newest recorded interval net load, kW: the forecast where the model has
+    /// nothing to go on (persistence).
+    last_net: BTreeMap<NodePath, f64>,
     /// Net-load forecasts by the interval they were made for.
     forecast_cache: Option<(DateTime<Utc>, Arc<SiteSeries>)>,
     peaks: Peaks,
@@ -211,6 +214,7 @@ impl DispatchLoop {
             meters: BTreeMap::new(),
             batteries: BTreeMap::new(),
             recorded: BTreeMap::new(),
+            last_net: BTreeMap::new(),
             forecast_cache: None,
             peaks: Peaks::default(),
         }
@@ -284,7 +288,11 @@ impl DispatchLoop {
                 .record(&key, t, v.unwrap_or(f64::NAN))
                 .map_err(forecast_error)?;
         }
+        if let Some(v) = import_kw.iter().rev().find_map(|v| v.filter(|x| x.is_finite())) {
+            self.last_net.insert(site.clone(), v);
+        }
         self.forecast_cache = None;
+        self.replan = true;
         Ok(())
     }
 
@@ -487,7 +495,7 @@ impl DispatchLoop {
         self.unmetered = sites.difference(&metered).cloned().collect();
         self.peaks.from.get_or_insert(start + step);
         self.record(start, now, view, &metered)?;
-        let site_load = self.site_load(now, start, steps, &sites, &metered)?;
+        let site_load = self.site_load(now, start, steps, &sites, &metered, view)?;
         let prices = self
             .prices
             .horizon(start, step, steps)
@@ -612,6 +620,9 @@ impl DispatchLoop {
                 self.observations
                     .record(&key, t, net)
                     .map_err(forecast_error)?;
+                if net.is_finite() {
+                    self.last_net.insert(site.clone(), net);
+                }
                 t += step;
             }
             self.peaks.until.insert(site.clone(), t);
@@ -628,6 +639,7 @@ impl DispatchLoop {
         steps: usize,
         sites: &BTreeSet<NodePath>,
         metered: &BTreeSet<NodePath>,
+        view: &FleetView,
     ) -> Result<Arc<SiteSeries>, DispatchError> {
         let step = self.config.step;
         if let Some(oracle) = &self.oracle {
@@ -655,12 +667,19 @@ impl DispatchLoop {
                     .observations
                     .forecast(&key, now, steps)
                     .map_err(forecast_error)?;
-                // A forecast with nothing to go on (no history at all) is not a number: plan
-                // such a site as the unmetered ones until its meter has spoken.
+                // Where the model has nothing to go on (a site watched for less than a day),
+                // persistence: the newest interval's net load, else the meter's reading now
+                // plus its batteries' power.
+                let fallback = self
+                    .last_net
+                    .get(site)
+                    .copied()
+                    .or_else(|| Self::live_net_load(site, view))
+                    .unwrap_or(0.0);
                 f.forecast
                     .p50
                     .iter()
-                    .map(|x| if x.is_finite() { *x } else { 0.0 })
+                    .map(|x| if x.is_finite() { *x } else { fallback })
                     .collect()
             } else {
                 vec![0.0; steps]
@@ -670,6 +689,16 @@ impl DispatchLoop {
         let out = Arc::new(out);
         self.forecast_cache = Some((start, Arc::clone(&out)));
         Ok(out)
+    }
+
+    /// A site's net load now: its meter's import plus its batteries' power (`None` without a
+    /// reading of each).
+    fn live_net_load(site: &NodePath, view: &FleetView) -> Option<f64> {
+        let import = view.meters.iter().find(|m| &m.site == site)?.import_kw?;
+        view.batteries
+            .iter()
+            .filter(|b| &b.asset.ancestor(Level::Site) == site)
+            .try_fold(import, |acc, b| Some(acc + b.power_kw?))
     }
 
     /// The last planning error, if the last due plan failed.
@@ -777,4 +806,245 @@ impl DispatchLoop {
 
 fn forecast_error(e: vpp_forecasting::source::SourceError) -> DispatchError {
     DispatchError::Forecaster(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{FlatTariff, MeterView, Ratings};
+    use vpp_optimiser::lp::Structured;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_750_000_500 - 1_750_000_500 % 900 + s, 0).unwrap()
+    }
+
+    fn asset(site: &str, name: &str) -> AssetPath {
+        format!("r1/s1/f1/{site}/{name}").parse().unwrap()
+    }
+
+    fn site(name: &str) -> NodePath {
+        format!("r1/s1/f1/{name}").parse().unwrap()
+    }
+
+    fn battery(a: AssetPath, status: Status, at: DateTime<Utc>, power: f64) -> BatteryView {
+        BatteryView {
+            asset: a,
+            status,
+            measured_at: Some(at),
+            power_kw: Some(power),
+            soc: Some(0.6),
+            energy_injected_kwh: None,
+            energy_absorbed_kwh: None,
+            ratings: Some(Ratings {
+                capacity_kwh: 10.0,
+                max_charge_kw: 5.0,
+                max_discharge_kw: 5.0,
+                soc_floor: 0.1,
+                soc_ceiling: 0.9,
+            }),
+        }
+    }
+
+    fn meter(name: &str, at: DateTime<Utc>, import: f64, counter: f64) -> MeterView {
+        MeterView {
+            site: site(name),
+            status: Status::Online,
+            measured_at: Some(at),
+            import_kw: Some(import),
+            imported_kwh: Some(counter.max(0.0)),
+            exported_kwh: Some((-counter).max(0.0)),
+        }
+    }
+
+    /// Two sites of 4 kW of load with one battery each; their meters read the load less the
+    /// battery's power (no counters: the loop integrates the readings).
+    fn view(at: DateTime<Utc>, powers: [f64; 2], statuses: [Status; 2]) -> FleetView {
+        let reading = |name: &str, p: f64| MeterView {
+            import_kw: Some(4.0 - p),
+            imported_kwh: None,
+            exported_kwh: None,
+            ..meter(name, at, 0.0, 0.0)
+        };
+        FleetView {
+            batteries: vec![
+                battery(asset("a", "x"), statuses[0], at, powers[0]),
+                battery(asset("b", "y"), statuses[1], at, powers[1]),
+            ],
+            meters: vec![reading("a", powers[0]), reading("b", powers[1])],
+        }
+    }
+
+    fn new_loop() -> DispatchLoop {
+        DispatchLoop::new(
+            LoopConfig {
+                horizon_steps: 8,
+                window_days: 2,
+                ..LoopConfig::default()
+            },
+            Arc::new(FlatTariff {
+                import_eur_per_kwh: 0.3,
+                export_eur_per_kwh: 0.05,
+            }),
+            None,
+            Arc::new(Structured),
+        )
+    }
+
+    const ON: [Status; 2] = [Status::Online, Status::Online];
+
+    #[test]
+    fn it_plans_at_start_then_once_per_interval() {
+        let mut l = new_loop();
+        let first = l.on_tick(t(10), &view(t(10), [0.0; 2], ON)).unwrap();
+        assert_eq!(first.len(), 2, "the first tick plans");
+        assert!(first.iter().all(|c| c.valid_until == t(900 + 450)));
+        // Same interval, nothing changed: no plan. Follow the setpoints.
+        let p = [first[0].power.get(), first[1].power.get()];
+        assert!(l.on_tick(t(300), &view(t(300), p, ON)).unwrap().is_empty());
+        assert_eq!(l.plans(), 1);
+        // The next interval: a plan.
+        assert_eq!(l.on_tick(t(905), &view(t(905), p, ON)).unwrap().len(), 2);
+        assert_eq!(l.plans(), 2);
+    }
+
+    #[test]
+    fn a_target_change_replans_at_once_and_bad_targets_are_refused() {
+        let mut l = new_loop();
+        let c = l.on_tick(t(10), &view(t(10), [0.0; 2], ON)).unwrap();
+        let p = [c[0].power.get(), c[1].power.get()];
+        l.set_target(site("a"), Some(1.0)).unwrap();
+        let after = l.on_tick(t(20), &view(t(20), p, ON)).unwrap();
+        assert_eq!(l.plans(), 2);
+        // Site a's 4 kW under a 1 kW cap: its battery discharges more than 2 kW (its 5 kWh
+        // above the floor over the two-hour horizon).
+        let x = after.iter().find(|c| c.asset == asset("a", "x")).unwrap();
+        assert!(x.power.get() > 2.0, "{}", x.power.get());
+        // The guard's cap is the import the plan gives the site this interval.
+        let cap = x.site_cap.unwrap().get();
+        assert!((cap - (4.0 - x.power.get())).abs() < 1e-3, "{cap}");
+        assert!(matches!(
+            l.set_target("r1".parse().unwrap(), Some(1.0)),
+            Err(DispatchError::TargetLevel(_))
+        ));
+        assert!(matches!(
+            l.set_target(site("a"), Some(f64::NAN)),
+            Err(DispatchError::TargetValue(_))
+        ));
+    }
+
+    #[test]
+    fn a_lost_battery_replans_and_counts_idle_once_its_setpoint_reverted() {
+        let mut l = new_loop();
+        l.set_target(site("b"), Some(1.0)).unwrap();
+        let c = l.on_tick(t(10), &view(t(10), [0.0; 2], ON)).unwrap();
+        let y = c.iter().find(|c| c.asset == asset("b", "y")).unwrap().clone();
+        assert!(y.power.get() > 2.0);
+        // y stops answering: planned around at its measured power at once.
+        let off = [Status::Online, Status::Offline];
+        let p = [c[0].power.get(), y.power.get()];
+        let again = l.on_tick(t(60), &view(t(60), p, off)).unwrap();
+        assert_eq!(l.plans(), 2);
+        assert!(again.iter().all(|c| c.asset != asset("b", "y")));
+        let plan = l.node_plan(&NodePath::root()).unwrap();
+        assert!(!plan.battery_power_kw.contains_key(y.asset.as_str()));
+        // While its last setpoint holds, it is counted discharging: site b's assumed import
+        // is under its cap without it.
+        let import_b = plan.site_import_kw[&site("b").to_string()][0];
+        assert!(import_b < 4.0 - 2.0, "{import_b}");
+        // After its revert time it counts as idle: site b imports its whole load.
+        let late = y.valid_until + TimeDelta::seconds(1);
+        l.set_target(site("a"), None).unwrap();
+        l.on_tick(late, &view(late, p, off)).unwrap();
+        let plan = l.node_plan(&NodePath::root()).unwrap();
+        let import_b = plan.site_import_kw[&site("b").to_string()][0];
+        assert!((import_b - 4.0).abs() < 1e-3, "{import_b}");
+    }
+
+    #[test]
+    fn a_battery_that_does_not_follow_is_planned_around() {
+        let mut l = new_loop();
+        l.set_target(site("a"), Some(1.0)).unwrap();
+        let c = l.on_tick(t(10), &view(t(10), [0.0; 2], ON)).unwrap();
+        let x = c.iter().find(|c| c.asset == asset("a", "x")).unwrap().power.get();
+        let y = c.iter().find(|c| c.asset == asset("b", "y")).unwrap().power.get();
+        assert!(x > 2.0);
+        // x answers but stays at 0 kW; before half an interval it is given time.
+        assert!(l.on_tick(t(300), &view(t(300), [0.0, y], ON)).unwrap().is_empty());
+        // After half an interval it is planned around, at its measured power.
+        let again = l.on_tick(t(500), &view(t(500), [0.0, y], ON)).unwrap();
+        assert_eq!(l.plans(), 2);
+        assert!(again.iter().all(|c| c.asset != asset("a", "x")));
+        let plan = l.node_plan(&NodePath::root()).unwrap();
+        assert_eq!(plan.unresponsive.get(asset("a", "x").as_str()), Some(&0.0));
+        // A refused setpoint does the same for y.
+        l.on_ack(&asset("b", "y"), false, t(510));
+        let third = l.on_tick(t(520), &view(t(520), [0.0, y], ON)).unwrap();
+        assert!(third.is_empty(), "nobody left to dispatch: {third:?}");
+        assert_eq!(l.plans(), 3);
+    }
+
+    #[test]
+    fn peaks_so_far_come_from_the_meters_and_unmetered_sites_are_named() {
+        let mut l = new_loop();
+        let mut v = view(t(10), [0.0; 2], ON);
+        // Site b loses its meter: planned with a zero net load and no peak.
+        v.meters.truncate(1);
+        l.on_tick(t(10), &v).unwrap();
+        // Site a's meter over the next intervals: 6 kW over [900, 1800), read every minute.
+        let mut counter = 100.0;
+        let mut last = t(10);
+        for s in (60..=1900).step_by(60) {
+            let at = t(s);
+            let kw = if (900..1800).contains(&s) { 6.0 } else { 2.0 };
+            counter += kw * (at - last).num_seconds() as f64 / 3600.0;
+            last = at;
+            let mut v = view(at, [0.0; 2], ON);
+            v.meters = vec![meter("a", at, kw, counter)];
+            l.on_tick(at, &v).unwrap();
+        }
+        let plan = l.node_plan(&NodePath::root()).unwrap();
+        assert_eq!(plan.unmetered_sites, vec![site("b").to_string()]);
+        let peak = plan.site_peak_so_far_kw[&site("a").to_string()];
+        // The first counted interval is [900, 1800): its mean is 6 kW within a minute's
+        // interpolation (the boundary readings straddle the step).
+        assert!((peak - 6.0).abs() < 0.3, "{peak}");
+        assert!(!plan.site_peak_so_far_kw.contains_key(&site("b").to_string()));
+    }
+
+    #[test]
+    fn the_same_inputs_give_byte_identical_commands() {
+        let run = || {
+            let mut l = new_loop();
+            let mut out = Vec::new();
+            l.set_target(site("a"), Some(2.0)).unwrap();
+            for s in (10..3600).step_by(120) {
+                let v = view(t(s), [1.0, -1.0], ON);
+                out.extend(l.on_tick(t(s), &v).unwrap());
+                if s == 1210 {
+                    l.on_ack(&asset("b", "y"), false, t(s));
+                }
+            }
+            format!("{out:?}")
+        };
+        let (a, b) = (run(), run());
+        assert!(a.len() > 100);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn meter_history_feeds_the_forecast() {
+        let mut l = new_loop();
+        // Two days of site a at 3 kW, then the live tick.
+        let start = t(0) - TimeDelta::days(2);
+        l.on_meter_history(&site("a"), start, TimeDelta::minutes(15), &[Some(3.0); 192])
+            .unwrap();
+        l.on_tick(t(10), &view(t(10), [0.0; 2], ON)).unwrap();
+        let plan = l.node_plan(&NodePath::root()).unwrap();
+        let assumed = &plan.site_net_load_kw[&site("a").to_string()];
+        assert!(assumed.iter().all(|x| (x - 3.0).abs() < 1e-6), "{assumed:?}");
+        assert!(
+            l.on_meter_history(&site("a"), start, TimeDelta::minutes(5), &[Some(1.0)])
+                .is_err()
+        );
+    }
 }

@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn power_samples_are_integrated_and_gaps_stay_unknown() {
         let mut m = Integrator::new(TimeDelta::minutes(15), TimeDelta::minutes(5));
-        for k in 0..=30 {
+        for k in -1..=30 {
             m.push(at(k * 60), None, Some(3.0));
         }
         assert!((m.mean_kw(at(0)).unwrap() - 3.0).abs() < 1e-9);

@@ -10,7 +10,9 @@
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Timelike, Utc};
 use vpp_battery_sim::fleet::Fleet;
-use vpp_dispatch::ports::{PriceFeed, Prices};
+use std::sync::Arc;
+
+use vpp_dispatch::ports::{NetLoadOracle, PriceFeed, Prices};
 use vpp_domain::{Level, NodePath};
 
 /// The embedded year of one home.
@@ -303,6 +305,66 @@ pub fn site_loads(scenario: &Scenario, blocks: &[Block], t: DateTime<Utc>) -> Ve
         .iter()
         .map(|b| scenario.block_net_load(t, b.first, b.homes))
         .collect()
+}
+
+/// Each site's metered import over the `days` days before `now`, interval by interval, as a
+/// meter data service would deliver it: the batteries did not run before the VPP took the
+/// site over, so it is the site's net load. Per site: the first interval's start and the
+/// averages, kW.
+#[must_use]
+pub fn meter_history(
+    scenario: &Scenario,
+    blocks: &[Block],
+    now: DateTime<Utc>,
+    step: TimeDelta,
+    days: usize,
+) -> Vec<(NodePath, DateTime<Utc>, Vec<f64>)> {
+    let step_s = step.num_seconds().max(1);
+    let end = DateTime::from_timestamp(now.timestamp().div_euclid(step_s) * step_s, 0).unwrap_or(now);
+    let start = end - TimeDelta::days(days as i64);
+    let steps = usize::try_from((end - start).num_seconds() / step_s).unwrap_or(0);
+    blocks
+        .iter()
+        .map(|b| {
+            (
+                b.node.clone(),
+                start,
+                scenario.load_horizon(start, step, steps, b.first, b.homes),
+            )
+        })
+        .collect()
+}
+
+/// The scenario's future as a [`NetLoadOracle`]: "perfect foresight", a reference to compare
+/// forecasts with, never what a deployment has.
+#[derive(Debug, Clone)]
+pub struct PerfectForesight {
+    scenario: Arc<Scenario>,
+    blocks: Vec<Block>,
+}
+
+impl PerfectForesight {
+    /// The oracle of `scenario` for the sites of `blocks`.
+    #[must_use]
+    pub fn new(scenario: Arc<Scenario>, blocks: Vec<Block>) -> Self {
+        Self { scenario, blocks }
+    }
+}
+
+impl NetLoadOracle for PerfectForesight {
+    fn net_load(
+        &self,
+        site: &NodePath,
+        start: DateTime<Utc>,
+        step: TimeDelta,
+        steps: usize,
+    ) -> Option<Vec<f64>> {
+        let b = self.blocks.iter().find(|b| &b.node == site)?;
+        Some(
+            self.scenario
+                .load_horizon(start, step, steps, b.first, b.homes),
+        )
+    }
 }
 
 /// The scenario's week of prices is the tariff the control plane is told: published ahead,

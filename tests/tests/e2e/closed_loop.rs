@@ -1,9 +1,10 @@
 //! The closed loop over one real day in accelerated time: a simulated SunSpec fleet on Modbus
-//! TCP whose sites follow the real home load and PV of `api/data` (from
-//! `../shared/data/emhass_home_load_pv_30min.csv`), the gateway with its site guard, the
-//! in-process bus, the twins, forecasts of each site's load and PV from its metered past, the
-//! optimiser and the dispatcher, with an operator's peak target on the feeder. Ground truth
-//! comes from the simulator itself.
+//! TCP whose sites follow the real home load and PV of `scenarios/data` (from
+//! `../shared/data/emhass_home_load_pv_30min.csv`), the gateway with its site guard and site
+//! meters, the in-process bus, the twins, forecasts of each site's net load from its metered
+//! past (the meter data service's history, then the live meters), the optimiser and the
+//! dispatcher, with an operator's peak target on the feeder. The dispatcher knows the sites
+//! only through meters and twins; ground truth for the assertions comes from the simulator.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -11,9 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vpp_api::dispatch_service::{DispatchConfig, DispatchService, Foresight};
+use vpp_api::dispatch_service::{DispatchConfig, DispatchService};
 use vpp_api::fleet::FleetService;
-use vpp_api::scenario::{self, Block, Scenario};
+use vpp_api::world::{self, SiteLoads};
+use vpp_dispatch::dispatch_loop::LoopConfig;
+use vpp_dispatch::ports::NetLoadOracle;
+use vpp_scenarios::embedded::{self as scenario, Block, PerfectForesight, Scenario};
 use vpp_battery_sim::FaultKind;
 use vpp_battery_sim::fleet::{ClockConfig, Fleet, FleetConfig, RunningFleet};
 use vpp_fleet::aggregate::AggregationConfig;
@@ -145,9 +149,9 @@ async fn start_loop(start: DateTime<Utc>, speed: f64, poll_ms: u64) -> Loop {
         .await
         .unwrap();
     let scenario = Arc::new(Scenario::embedded().unwrap());
-    let driver = scenario::drive(
+    let driver = world::drive(
         Arc::clone(&fleet),
-        Arc::clone(&scenario),
+        SiteLoads::Scenario(Arc::clone(&scenario)),
         Duration::from_millis(5),
     );
     Loop {
@@ -226,25 +230,39 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
     let lost = fleet.sites()[1].devices()[0].asset().clone();
     let (rule_sites, rule_feeder_minutes) = threshold_rule(&scenario, start, &specs, (1, 0));
 
+    // Prices: the scenario's published tariff. Net loads: forecasts from the sites' metered
+    // past only (no oracle).
     let dispatch = DispatchService::new(
         Arc::clone(&twins),
         Arc::clone(&bus),
         Arc::clone(&clock),
-        Arc::clone(&scenario),
-        sites.clone(),
+        Arc::clone(&scenario) as _,
+        None,
         DispatchConfig {
-            step: TimeDelta::minutes(15),
-            horizon_steps: 48,
+            plan: LoopConfig {
+                step: TimeDelta::minutes(15),
+                horizon_steps: 48,
+                window_days: 28,
+                ..LoopConfig::default()
+            },
             tick: Duration::from_millis(10),
-            // Forecasts from the sites' metered past (the default).
-            foresight: Foresight::Forecast { window_days: 28 },
-            ..DispatchConfig::default()
         },
     );
     // The operator caps the feeder at 80 % of its day's peak without batteries.
     let target = 0.8 * peak_15(&base_feeder_minutes, 0);
     dispatch.set_target(feeder.clone(), Some(target)).unwrap();
     let _tasks = dispatch.spawn().await.unwrap();
+    // The meter data service tells the control plane the sites' last 28 days.
+    world::publish_meter_history(
+        bus.as_ref(),
+        clock.as_ref(),
+        &scenario,
+        &sites,
+        TimeDelta::minutes(15),
+        28,
+    )
+    .await
+    .unwrap();
 
     let end = start + TimeDelta::hours(24);
     let mut fault_at: Option<DateTime<Utc>> = None;
@@ -454,16 +472,19 @@ async fn a_battery_that_acks_but_does_not_follow_is_planned_around() {
         .unwrap()
         .lock()
         .set_fault(FaultKind::Stuck, Duration::ZERO);
+    // What is tested is the response watch, not the forecast: plan on the real load.
+    let oracle: Arc<dyn NetLoadOracle> = Arc::new(PerfectForesight::new(
+        Arc::clone(&l.scenario),
+        scenario::sites(&l.fleet),
+    ));
     let dispatch = DispatchService::new(
         Arc::clone(&l.twins),
         Arc::clone(&l.bus),
         Arc::clone(&l.clock),
-        Arc::clone(&l.scenario),
-        scenario::sites(&l.fleet),
+        Arc::clone(&l.scenario) as _,
+        Some(oracle),
         DispatchConfig {
             tick: Duration::from_millis(10),
-            // What is tested is the response watch, not the forecast: plan on the real load.
-            foresight: Foresight::Perfect,
             ..DispatchConfig::default()
         },
     );
