@@ -82,6 +82,14 @@ impl ChildGuard {
     }
 }
 
+impl ChildGuard {
+    /// Kills the process with SIGKILL (no chance to clean up, as in a crash) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -401,3 +401,150 @@ fn gateway_rejects_a_broken_config_with_a_message() {
     );
     let _ = std::fs::remove_file(config);
 }
+
+/// The edge/cloud split end to end: `vpp sim`, `vpp gateway` and `vpp control` as three
+/// processes over a real `nats-server`. The control process knows the sites only through the
+/// bus (battery twins and site-meter telemetry). An operator's cap on a site brings its metered
+/// import under the cap within two intervals; SIGKILLing the control process leaves the
+/// batteries to revert to idle on their own timers.
+#[test]
+fn sim_gateway_and_control_over_nats_hold_a_site_under_its_cap() {
+    let server = vpp_tests::NatsServer::start();
+    let mut sim = Command::new(vpp_bin());
+    sim.args(["sim", "--sites", "2", "--batteries-per-site", "2"])
+        .args(["--constant-load-kw", "6", "--seed", "3"]);
+    let mut sim = ChildGuard::spawn(sim);
+    let devices = read_json_lines(&mut sim.stdout_lines(), 4);
+    let config = std::env::temp_dir().join(format!("vpp-gw3-{}.jsonl", std::process::id()));
+    let lines: Vec<String> = devices.iter().map(ToString::to_string).collect();
+    std::fs::write(&config, lines.join("\n")).unwrap();
+    let site = devices[0]["asset"]
+        .as_str()
+        .unwrap()
+        .rsplit_once('/')
+        .unwrap()
+        .0
+        .to_owned();
+
+    let step_s = 10;
+    let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut control = Command::new(vpp_bin());
+    control
+        .args(["control", "--nats", &server.url(), "--listen", &api.to_string()])
+        .args(["--dispatch-step-s", &step_s.to_string(), "--horizon-steps", "12"])
+        .args(["--forecast-window-days", "1"]);
+    let mut control = ChildGuard::spawn(control);
+    for _ in 0..200 {
+        if http_get(api, "/healthz").is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut gw = Command::new(vpp_bin());
+    gw.args(["gateway", "--nats", &server.url(), "--poll-ms", "200", "--config"])
+        .arg(&config);
+    let _gw = ChildGuard::spawn(gw);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use vpp_telemetry::bus::{Bus, Delivery, Topic};
+        use vpp_telemetry::wire::{AssetKind, Message};
+        let bus = vpp_telemetry::nats::NatsBus::connect(&server.url(), Default::default())
+            .await
+            .unwrap();
+        let mut sub = bus.subscribe(Topic::Telemetry).await.unwrap();
+        // Newest site import and battery powers of the capped site, as the bus carries them.
+        let mut import: Option<f64> = None;
+        let mut powers: std::collections::BTreeMap<String, f64> = Default::default();
+        let mut next = async |import: &mut Option<f64>,
+                              powers: &mut std::collections::BTreeMap<String, f64>| {
+            if let Ok(Some(Delivery::Message(Message::Telemetry(t)))) =
+                tokio::time::timeout(Duration::from_secs(1), sub.next()).await
+                && t.sample.asset().as_str().starts_with(&site)
+            {
+                let p = t.sample.readings().power.map(|p| p.get());
+                match t.kind {
+                    AssetKind::SiteMeter => *import = p,
+                    AssetKind::Battery => {
+                        if let Some(p) = p {
+                            powers.insert(t.sample.asset().to_string(), p);
+                        }
+                    }
+                }
+            }
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while (import.is_none() || powers.len() < 2) && tokio::time::Instant::now() < deadline {
+            next(&mut import, &mut powers).await;
+        }
+        assert!(import.is_some(), "site meter telemetry on the bus");
+        // The control process plans from what it was told.
+        let mut planned = false;
+        for _ in 0..100 {
+            if let Ok((200, body)) = http_get(api, "/api/v1/nodes/plan") {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                planned = v["setpoints"].as_object().is_some_and(|s| s.len() == 4)
+                    && v["unmetered_sites"].as_array().is_some_and(Vec::is_empty);
+                if planned {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(planned, "a plan over four batteries and two metered sites");
+
+        // The operator caps the site at 2 kW of its 6 kW load.
+        let cap = 2.0;
+        let (status, body) = http_request(
+            api,
+            "PUT",
+            &format!("/api/v1/nodes/{site}/peak-target"),
+            Some(&format!(r#"{{"import_limit_kw": {cap}}}"#)),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let set_at = tokio::time::Instant::now();
+        let mut under_since: Option<tokio::time::Instant> = None;
+        while tokio::time::Instant::now() < set_at + Duration::from_secs(2 * step_s + 10) {
+            next(&mut import, &mut powers).await;
+            let under = import.is_some_and(|kw| kw <= cap + 0.25);
+            match (under, under_since) {
+                (true, None) => under_since = Some(tokio::time::Instant::now()),
+                (false, _) => under_since = None,
+                _ => {}
+            }
+            if under_since.is_some_and(|t| t.elapsed() > Duration::from_secs(3)) {
+                break;
+            }
+        }
+        let held = under_since.expect("the metered import went under the cap");
+        let took = held - set_at;
+        eprintln!("metered import under the {cap} kW cap {took:?} after the target was set");
+        assert!(
+            took <= Duration::from_secs(2 * step_s),
+            "under the cap only after {took:?} (two intervals are {} s)",
+            2 * step_s
+        );
+        assert!(held.elapsed() > Duration::from_secs(3), "and held there");
+
+        // The control plane dies: the batteries revert on their own timers (a setpoint is
+        // valid to the middle of the next interval, at most 1.5 intervals).
+        control.kill();
+        let killed = tokio::time::Instant::now();
+        let mut idle = false;
+        while killed.elapsed() < Duration::from_secs(2 * step_s + 10) {
+            next(&mut import, &mut powers).await;
+            if powers.len() == 2 && powers.values().all(|p| p.abs() < 0.05) {
+                idle = true;
+                break;
+            }
+        }
+        eprintln!("batteries idle {:?} after the kill", killed.elapsed());
+        assert!(idle, "batteries reverted to idle: {powers:?}");
+        assert!(
+            import.is_some_and(|kw| kw > cap + 1.0),
+            "the site imports its load again: {import:?}"
+        );
+    });
+    let _ = std::fs::remove_file(config);
+}
