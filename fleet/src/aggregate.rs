@@ -97,7 +97,7 @@ impl AssetInput {
             return [0.0; 4];
         };
         let soc = soc.get();
-        let floor = self.reserve.or(cap.soc_min).map_or(0.0, Soc::get);
+        let floor = vpp_domain::soc_floor(cap.soc_min.map(Soc::get), self.reserve.map(Soc::get));
         let ceiling = cap.soc_max.map_or(1.0, Soc::get);
         let kwh = capacity.get();
         let discharge = if soc > floor {
