@@ -215,6 +215,20 @@ pub enum ApiError {
     BadRequest(String),
 }
 
+/// A target the dispatcher refuses (wrong level, not a number) is the request's fault.
+impl From<vpp_dispatch::dispatcher::DispatchError> for ApiError {
+    fn from(e: vpp_dispatch::dispatcher::DispatchError) -> Self {
+        Self::BadRequest(e.to_string())
+    }
+}
+
+/// A malformed path or value in a request.
+impl From<vpp_domain::DomainError> for ApiError {
+    fn from(e: vpp_domain::DomainError) -> Self {
+        Self::BadRequest(e.to_string())
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody {
     error: String,
@@ -292,9 +306,7 @@ async fn set_fault(
     body: Result<Json<FaultRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<FaultResponse>, ApiError> {
     let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let asset: AssetPath = path
-        .parse()
-        .map_err(|e: vpp_domain::DomainError| ApiError::BadRequest(e.to_string()))?;
+    let asset: AssetPath = path.parse()?;
     let fleet = state
         .sim
         .as_ref()
@@ -322,8 +334,7 @@ async fn set_fault(
 }
 
 fn parse_asset(path: &str) -> Result<AssetPath, ApiError> {
-    path.parse()
-        .map_err(|e: vpp_domain::DomainError| ApiError::BadRequest(e.to_string()))
+    Ok(path.parse()?)
 }
 
 async fn get_asset(
@@ -358,9 +369,7 @@ async fn node_view(
         Some((node, view)) => (node, view),
         None => ("", rest.as_str()),
     };
-    let node: NodePath = node
-        .parse()
-        .map_err(|e: vpp_domain::DomainError| ApiError::BadRequest(e.to_string()))?;
+    let node: NodePath = node.parse()?;
     match view {
         "aggregate" => state
             .fleet
@@ -437,9 +446,7 @@ async fn node_put(
             "view {view:?}: PUT takes peak-target"
         )));
     }
-    let node: NodePath = node
-        .parse()
-        .map_err(|e: vpp_domain::DomainError| ApiError::BadRequest(e.to_string()))?;
+    let node: NodePath = node.parse()?;
     let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     if let Some(kw) = req.import_limit_kw
         && !(kw.is_finite() && kw >= 0.0)
@@ -455,9 +462,7 @@ async fn node_put(
     if state.fleet.aggregate(&node).is_none() {
         return Err(ApiError::NotFound(format!("node {node} has no assets")));
     }
-    dispatch
-        .set_target(node.clone(), req.import_limit_kw)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    dispatch.set_target(node.clone(), req.import_limit_kw)?;
     Ok(Json(PeakTargetSet {
         node: node.to_string(),
         import_limit_kw: req.import_limit_kw,
