@@ -286,16 +286,27 @@ impl SimBattery {
     /// Advances the battery by `dt`. When the revert timer expires inside the step, the step is
     /// split there: the setpoint applies up to the expiry and the reverted controls after it.
     pub fn step(&mut self, dt: Duration) -> &BatteryState {
+        self.step_traced(dt);
+        &self.state
+    }
+
+    /// [`Self::step`], telling the AC power the battery held over the step (what a meter in
+    /// front of it would have seen).
+    pub fn step_traced(&mut self, dt: Duration) -> StepPower {
         let mut left = dt;
+        let mut split = None;
         let rem = self.controls.revert_remaining;
         if !rem.is_zero() && rem <= left {
             self.state = physics::step(&self.spec, &self.params, &self.state, rem, self.request());
+            split = Some((rem, self.state.power));
             self.controls.revert();
             left -= rem;
         } else if !rem.is_zero() {
             self.controls.revert_remaining -= left;
         }
         self.state = physics::step(&self.spec, &self.params, &self.state, left, self.request());
+        let after = self.state.power;
+        let (until, before) = split.unwrap_or((dt, after));
         if let Fault::ResetBurst { remaining } = &mut self.fault {
             *remaining = remaining.saturating_sub(dt);
             if remaining.is_zero() {
@@ -305,8 +316,25 @@ impl SimBattery {
         if !matches!(self.fault, Fault::Stale { .. }) {
             self.heartbeat = self.heartbeat.wrapping_add(1);
         }
-        &self.state
+        StepPower {
+            until,
+            before,
+            after,
+        }
     }
+}
+
+/// The AC power a battery held over one step (`> 0` discharging). [`physics::step`] holds the
+/// power constant over its `dt`, so a step has one power, or two when the revert timer
+/// expired inside it and split it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepPower {
+    /// How long into the step `before` was held (the whole step when it was not split).
+    pub until: Duration,
+    /// Power from the start of the step to `until`.
+    pub before: Kilowatts,
+    /// Power from `until` to the end of the step: the battery's power after the step.
+    pub after: Kilowatts,
 }
 
 #[cfg(test)]
@@ -347,7 +375,15 @@ mod tests {
         assert_eq!(b.state().power.get(), 3.0);
         let e_before = b.state().discharged_ac.get();
         // The timer expires 6 s into this 8 s step: 6 s at 3 kW, then 2 s at the default.
-        b.step(Duration::from_secs(8));
+        let held = b.step_traced(Duration::from_secs(8));
+        assert_eq!(
+            held,
+            StepPower {
+                until: Duration::from_secs(6),
+                before: Kilowatts::new(3.0).unwrap(),
+                after: Kilowatts::ZERO,
+            }
+        );
         assert_eq!(b.state().power.get(), 0.0);
         assert!(!b.controls().enabled);
         let delivered = b.state().discharged_ac.get() - e_before;
@@ -362,8 +398,13 @@ mod tests {
         let mut b = battery();
         for _ in 0..5 {
             enable(&mut b, -2000, 10);
-            b.step(Duration::from_secs(9));
+            let held = b.step_traced(Duration::from_secs(9));
             assert_eq!(b.state().power.get(), -2.0);
+            assert_eq!(held.until, Duration::from_secs(9), "not split");
+            assert_eq!(
+                (held.before, held.after),
+                (b.state().power, b.state().power)
+            );
         }
     }
 

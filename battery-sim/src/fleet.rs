@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
-use vpp_domain::{AssetPath, BatterySpec, BatterySpecParams, Kilowatts, Soc};
+use vpp_domain::{AssetPath, BatterySpec, BatterySpecParams, KilowattHours, Kilowatts, Soc};
 
 use crate::device::{Identity, SimBattery};
 use crate::physics::PhysicsParams;
@@ -166,14 +166,27 @@ impl Device {
 /// Modbus unit id of every site's meter (SunSpec model 201, at base 40000).
 pub const METER_UNIT: u8 = 240;
 
+/// Lifetime energy through a site's grid connection, as its meter counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MeterEnergy {
+    /// Energy imported from the grid (SunSpec 201 `TotWhImp`).
+    pub imported: KilowattHours,
+    /// Energy exported to the grid (SunSpec 201 `TotWhExp`).
+    pub exported: KilowattHours,
+}
+
 /// One site: one Modbus TCP endpoint, batteries at unit ids `1..=n`, a meter at
-/// [`METER_UNIT`] measuring the site's grid import.
+/// [`METER_UNIT`] measuring the site's grid import and counting the energy both ways.
 #[derive(Debug)]
 pub struct Site {
     name: String,
     devices: Vec<Device>,
     /// Site consumption other than the batteries, kW (net of any PV; `> 0` consumes).
     load: Mutex<Kilowatts>,
+    /// The meter's lifetime counters.
+    energy: Mutex<MeterEnergy>,
+    /// The meter's `TotWh_SF`, fixed for the site's life (see [`crate::sunspec::meter_wh_sf`]).
+    wh_sf: i16,
 }
 
 impl Site {
@@ -203,16 +216,83 @@ impl Site {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = load;
     }
 
-    /// Grid import at the site's connection point: load minus battery power (`> 0` imports).
-    #[must_use]
-    pub fn import(&self) -> Kilowatts {
-        let load = *self
+    fn load(&self) -> Kilowatts {
+        *self
             .load
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Grid import at the site's connection point: load minus battery power (`> 0` imports).
+    /// Between steps, this is the import held over the last part of the last step.
+    #[must_use]
+    pub fn import(&self) -> Kilowatts {
         self.devices
             .iter()
-            .fold(load, |acc, d| acc - d.lock().state().power)
+            .fold(self.load(), |acc, d| acc - d.lock().state().power)
+    }
+
+    /// The meter's lifetime counters of energy imported and exported. Each step adds its
+    /// import (`> 0`) or export (`< 0`) × time exactly: the load set before the step less the
+    /// power each battery held over it (two powers where a revert timer split the step).
+    #[must_use]
+    pub fn meter_energy(&self) -> MeterEnergy {
+        *self
+            .energy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The meter's `TotWh_SF`: its counters count units of `10^sf` Wh.
+    #[must_use]
+    pub fn meter_wh_sf(&self) -> i16 {
+        self.wh_sf
+    }
+
+    /// Steps the site's batteries by `dt` and counts the energy through the grid connection.
+    ///
+    /// The import over the step is the load (as set before the step; it changes only between
+    /// steps) less each battery's AC power over the step, which [`SimBattery::step_traced`]
+    /// tells: the power `physics::step` holds constant over the step, the one
+    /// [`Self::import`] reads after it, or two powers where a revert timer split the step. The
+    /// import is thus constant between those splits, and each constant stretch adds import ×
+    /// its length to the imported counter when positive, to the exported one when negative:
+    /// exact, not sampled.
+    pub(crate) fn advance(&self, dt: Duration) {
+        let mut end = self.load();
+        // Batteries whose power changed inside the step: when, and by how much it dropped
+        // (what the import was lower by before that moment).
+        let mut splits: Vec<(Duration, Kilowatts)> = Vec::new();
+        for d in &self.devices {
+            let held = d.lock().step_traced(dt);
+            end = end - held.after;
+            if held.until < dt && held.before != held.after {
+                splits.push((held.until, held.before - held.after));
+            }
+        }
+        splits.sort_by_key(|s| s.0);
+        // Walk the step backwards from its end, where the import is `end`.
+        let mut import = end;
+        let mut from = dt;
+        let mut energy = self.meter_energy();
+        let mut count = |import: Kilowatts, span: Duration| {
+            let e = import.over_hours(span.as_secs_f64() / 3600.0);
+            if import > Kilowatts::ZERO {
+                energy.imported += e;
+            } else {
+                energy.exported += -e;
+            }
+        };
+        for (at, drop) in splits.iter().rev() {
+            count(import, from - *at);
+            import = import - *drop;
+            from = *at;
+        }
+        count(import, from);
+        *self
+            .energy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = energy;
     }
 }
 
@@ -345,10 +425,23 @@ impl Fleet {
                     battery: Mutex::new(SimBattery::new(spec, physics, soc, identity)),
                 });
             }
+            // The site's grid connection is sized for its batteries, at least.
+            let rating: f64 = devices
+                .iter()
+                .map(|d| {
+                    let b = d.lock();
+                    b.spec()
+                        .max_charge()
+                        .get()
+                        .max(b.spec().max_discharge().get())
+                })
+                .sum();
             sites.push(Arc::new(Site {
                 name: names.join("/"),
                 devices,
                 load: Mutex::new(Kilowatts::ZERO),
+                energy: Mutex::new(MeterEnergy::default()),
+                wh_sf: crate::sunspec::meter_wh_sf(rating),
             }));
         }
         Ok(Self {
@@ -383,10 +476,11 @@ impl Fleet {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Advances every battery and the simulated clock by `dt`.
+    /// Advances every battery, every site meter's energy counters (exact over the step, see
+    /// [`Site::meter_energy`]) and the simulated clock by `dt`.
     pub fn advance(&self, dt: Duration) {
-        for d in self.devices() {
-            d.lock().step(dt);
+        for s in &self.sites {
+            s.advance(dt);
         }
         let mut now = self
             .now
@@ -549,6 +643,7 @@ impl Drop for RunningFleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::Controls;
     use chrono::TimeZone;
 
     fn start() -> DateTime<Utc> {
@@ -592,6 +687,78 @@ mod tests {
         let f = Fleet::build(&FleetConfig::new(1, 1, start())).unwrap();
         f.advance(Duration::from_secs(90));
         assert_eq!(f.now(), start() + TimeDelta::seconds(90));
+    }
+
+    fn kw(v: f64) -> Kilowatts {
+        Kilowatts::new(v).unwrap()
+    }
+
+    fn close(a: KilowattHours, b: f64) -> bool {
+        (a.get() - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn site_meters_count_import_times_time_both_ways() {
+        let cfg = FleetConfig {
+            ramp_full_scale_s: None,
+            ..FleetConfig::new(2, 2, start())
+        };
+        let f = Fleet::build(&cfg).unwrap();
+        let site = &f.sites()[0];
+        assert_eq!(site.meter_energy(), MeterEnergy::default());
+        site.set_load(kw(3.0));
+        f.advance(Duration::from_secs(600));
+        let import = site.import().get();
+        assert_eq!(import, 3.0, "idle batteries");
+        let e = site.meter_energy();
+        assert!(close(e.imported, import * 600.0 / 3600.0), "{e:?}");
+        assert_eq!(e.exported, KilowattHours::ZERO);
+        // A battery charging adds to the import.
+        let c = Controls {
+            enabled: true,
+            w_set: -2000,
+            ..Controls::default()
+        };
+        site.device(1).unwrap().lock().set_controls(c, true);
+        f.advance(Duration::from_secs(1800));
+        assert_eq!(site.import().get(), 5.0);
+        let e = site.meter_energy();
+        assert!(close(e.imported, 0.5 + 5.0 * 0.5), "{e:?}");
+        site.set_load(kw(-4.0));
+        for _ in 0..90 {
+            f.advance(Duration::from_secs(10));
+        }
+        assert_eq!(site.import().get(), -2.0);
+        let e = site.meter_energy();
+        assert!(close(e.imported, 3.0), "{e:?}");
+        assert!(close(e.exported, 2.0 * 0.25), "{e:?}");
+        // The other site saw nothing.
+        assert_eq!(f.sites()[1].meter_energy(), MeterEnergy::default());
+    }
+
+    #[test]
+    fn a_revert_inside_a_step_splits_the_sites_import_exactly() {
+        let cfg = FleetConfig {
+            ramp_full_scale_s: None,
+            ..FleetConfig::new(1, 2, start())
+        };
+        let f = Fleet::build(&cfg).unwrap();
+        let site = &f.sites()[0];
+        site.set_load(kw(1.0));
+        // 2 kW of discharge for the first 10 s of a 30 s step, then the default (idle): 1 kW
+        // exported for 10 s, then 1 kW imported for 20 s.
+        let c = Controls {
+            enabled: true,
+            w_set: 2000,
+            revert_after_s: 10,
+            ..Controls::default()
+        };
+        site.device(2).unwrap().lock().set_controls(c, true);
+        f.advance(Duration::from_secs(30));
+        assert_eq!(site.import().get(), 1.0, "reverted");
+        let e = site.meter_energy();
+        assert!(close(e.exported, 10.0 / 3600.0), "{e:?}");
+        assert!(close(e.imported, 20.0 / 3600.0), "{e:?}");
     }
 
     #[test]

@@ -16,6 +16,6 @@ pub mod rng;
 pub mod server;
 pub mod sunspec;
 
-pub use device::{Controls, Fault, FaultKind, Identity, SimBattery, WSetMode};
+pub use device::{Controls, Fault, FaultKind, Identity, SimBattery, StepPower, WSetMode};
 pub use physics::{BatteryState, Limit, PhysicsParams};
 pub use sunspec::BaseAddress;

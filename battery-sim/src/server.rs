@@ -4,7 +4,7 @@
 //! its batteries are told apart by unit id. Requests for a unit the site does not have get
 //! exception 0x0B (gateway target device failed to respond), as a real gateway answers; an
 //! offline battery gets no answer at all, so the client times out. Unit 240 is the site meter
-//! (SunSpec model 201, read-only).
+//! (SunSpec model 201, read-only: grid import and lifetime energy counters both ways).
 
 use std::future::{Ready, ready};
 use std::io;
@@ -96,7 +96,15 @@ fn handle_meter(
                 .checked_sub(base)
                 .ok_or(ExceptionCode::IllegalDataAddress)?;
             let serial = format!("MTR-{}", site.name().rsplit('/').next().unwrap_or_default());
-            let map = sunspec::encode_meter(site.import().get(), &serial, unit);
+            let energy = site.meter_energy();
+            let map = sunspec::encode_meter(sunspec::MeterView {
+                import_kw: site.import().get(),
+                imported_kwh: energy.imported.get(),
+                exported_kwh: energy.exported.get(),
+                wh_sf: site.meter_wh_sf(),
+                serial: &serial,
+                unit_id: unit,
+            });
             let regs = sunspec::read(&map, offset, count)?;
             Ok(Some(Response::ReadHoldingRegisters(regs.to_vec())))
         }

@@ -337,9 +337,11 @@ impl DispatchLoop {
         let (step, gap) = (self.config.step, self.config.step);
         for m in &view.meters {
             let Some(at) = m.measured_at else { continue };
+            // SunSpec serves 0 for a counter that has counted nothing, which arrives as null:
+            // with one counter known, the other is zero.
             let counter = match (m.imported_kwh, m.exported_kwh) {
-                (Some(i), Some(e)) => Some(i - e),
-                _ => None,
+                (None, None) => None,
+                (i, e) => Some(i.unwrap_or(0.0) - e.unwrap_or(0.0)),
             };
             self.meters
                 .entry(m.site.clone())

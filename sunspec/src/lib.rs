@@ -93,6 +93,15 @@ pub fn uint32(hi: u16, lo: u16) -> Option<u32> {
     (v != u32::MAX).then_some(v)
 }
 
+/// An `acc32` (a lifetime accumulator, e.g. model 201 `TotWhImp`) from two registers (high
+/// word first); `None` if it holds no count. SunSpec's "not accumulated" value of an
+/// accumulator is 0 (the `layout` sentinels of every `acc32` point); all ones, the sentinel of
+/// [`uint32`] and what a device serves during a reset, is not a count either.
+#[must_use]
+pub fn acc32(hi: u16, lo: u16) -> Option<u32> {
+    uint32(hi, lo).filter(|v| *v != 0)
+}
+
 /// An `int32` from two registers; `None` if "not implemented".
 #[must_use]
 pub fn int32(hi: u16, lo: u16) -> Option<i32> {
@@ -132,6 +141,9 @@ mod tests {
         assert_eq!(uint16(0xFFFF, 0), None);
         assert_eq!(uint16(5, 0x8000), None, "missing scale factor");
         assert_eq!(uint32(0xFFFF, 0xFFFF), None);
+        assert_eq!(acc32(0, 0), None, "not accumulated");
+        assert_eq!(acc32(0xFFFF, 0xFFFF), None);
+        assert_eq!(acc32(1, 2), Some(65538));
         assert_eq!(int32(0x8000, 0), None);
         assert_eq!(uint64([0xFFFF; 4]), None);
         assert_eq!(enum16(0xFFFF), None);

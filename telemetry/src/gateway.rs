@@ -7,6 +7,12 @@
 //! per site takes setpoints from the bus and hands them to the worker that owns the asset. An
 //! uplink task publishes everything the workers produce, in order, through a bounded buffer
 //! that rides out a bus outage (edge autonomy, see [`Uplink`]).
+//!
+//! Site meters: each worker reads its endpoint's site meter (SunSpec 201, unit 240 by
+//! default) every poll round and publishes the reading as the meter's telemetry
+//! ([`AssetKind::SiteMeter`], under [`crate::wire::site_meter_asset`]): the control plane
+//! learns each site's import from it. The local fallback and the site guard read the same
+//! meter through the same path.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -19,14 +25,15 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use vpp_domain::{AssetPath, Clock, KilowattHours, Kilowatts, Readings, Soc, TelemetrySample};
+use vpp_domain::{
+    AssetPath, Clock, KilowattHours, Kilowatts, Level, NodePath, Readings, Soc, TelemetrySample,
+};
 
 use crate::bus::{Bus, BusError, Delivery, Topic};
 use crate::sunspec_client::{self as client, ClientError, Connection, ModelMap, PollValues};
 use crate::wire::{
-    AssetKind,
-    AckMsg, AckOutcome, DeviceDescription, EventKind, EventMsg, Message, SetpointMsg, TelemetryMsg,
-    WIRE_VERSION,
+    AckMsg, AckOutcome, AssetKind, DeviceDescription, EventKind, EventMsg, Message, SetpointMsg,
+    TelemetryMsg, WIRE_VERSION,
 };
 use vpp_sunspec::layout::{m1, m701, m702, m802};
 
@@ -109,10 +116,22 @@ pub struct GatewayConfig {
     /// under a limit with its batteries.
     #[serde(default)]
     pub fallback: Vec<SiteFallback>,
+    /// Read every endpoint's site meter each poll round and publish it as the meter's
+    /// telemetry (an endpoint without a meter is looked at again once a minute).
+    #[serde(default = "default_site_meters")]
+    pub site_meters: bool,
+    /// Modbus unit id of the site meter (SunSpec model 201) at every endpoint; a site's
+    /// `fallback` entry names its own.
+    #[serde(default = "default_meter_unit")]
+    pub meter_unit: u8,
 }
 
 fn default_meter_unit() -> u8 {
     240
+}
+
+fn default_site_meters() -> bool {
+    true
 }
 
 /// Local fallback of one site.
@@ -150,6 +169,8 @@ impl GatewayConfig {
             reconnect_max_ms: default_reconnect_max_ms(),
             buffer_capacity: default_buffer(),
             fallback: Vec::new(),
+            site_meters: default_site_meters(),
+            meter_unit: default_meter_unit(),
         }
     }
 
@@ -214,6 +235,12 @@ impl GatewayConfig {
                 )));
             }
         }
+        if !(1..=247).contains(&self.meter_unit) {
+            return Err(GatewayError::Config(format!(
+                "meter_unit {} is not a Modbus unit id (1..=247)",
+                self.meter_unit
+            )));
+        }
         if self.poll_interval_ms == 0 || self.request_timeout_ms == 0 {
             return Err(GatewayError::Config(
                 "poll_interval_ms and request_timeout_ms must be positive".into(),
@@ -257,6 +284,8 @@ pub struct GatewayStats {
     pub fallback_writes: AtomicU64,
     /// Writes of the site guard (discharge raised over a setpoint, or back to it).
     pub guard_writes: AtomicU64,
+    /// Site meter readings published as telemetry.
+    pub meter_samples: AtomicU64,
 }
 
 /// A running gateway; dropping it stops its tasks.
@@ -308,12 +337,13 @@ impl Gateway {
                 })
                 .map(|f| FallbackState {
                     config: f.clone(),
-                    meter_at: None,
                     engaged: false,
                     guarding: false,
                 });
+            let meter = MeterState::for_endpoint(&config, fallback.as_ref(), &devices);
             let worker = Worker {
                 fallback,
+                meter,
                 endpoint,
                 devices: devices.into_iter().map(DeviceState::new).collect(),
                 commands: rx,
@@ -526,27 +556,98 @@ impl DeviceState {
         })
     }
 
-    /// The next measurement id: unique per asset across gateway restarts (it starts from the
-    /// measurement time in microseconds and only grows).
+    /// The next measurement id (see [`next_measurement_id`]).
     fn next_seq(&mut self, at: DateTime<Utc>) -> u64 {
-        let from_time = u64::try_from(at.timestamp_micros()).unwrap_or(0);
-        self.seq = (self.seq + 1).max(from_time);
-        self.seq
+        next_measurement_id(&mut self.seq, at)
     }
 }
 
-/// The local fallback and the site guard of a worker's site (both read the site meter).
+/// The measurement id after `last`, measured at `at`: unique per asset across gateway
+/// restarts (it starts from the measurement time in microseconds and only grows).
+fn next_measurement_id(last: &mut u64, at: DateTime<Utc>) -> u64 {
+    let from_time = u64::try_from(at.timestamp_micros()).unwrap_or(0);
+    *last = (*last + 1).max(from_time);
+    *last
+}
+
+/// The local fallback and the site guard of a worker's site (both read the site meter,
+/// through [`Worker::read_site_meter`]).
 #[derive(Debug)]
 struct FallbackState {
     config: SiteFallback,
-    meter_at: Option<u16>,
     engaged: bool,
     guarding: bool,
+}
+
+/// How long a site meter that discovery did not find is left alone: each look holds the
+/// endpoint for a request or more, which must not slow the batteries' polls.
+const METER_RETRY: Duration = Duration::from_secs(60);
+
+/// The site meter of a worker's endpoint (SunSpec 201): one discovery and one read path for
+/// its telemetry, the local fallback and the site guard.
+#[derive(Debug)]
+struct MeterState {
+    /// Modbus unit id.
+    unit: u8,
+    /// The site it measures.
+    site: NodePath,
+    /// The asset its telemetry is published as; `None`: not published.
+    asset: Option<AssetPath>,
+    /// Where model 201 is, once discovered on this connection.
+    at: Option<u16>,
+    /// After a failed discovery: no new one before this.
+    retry_at: Option<Instant>,
+    /// Last measurement id.
+    seq: u64,
+    /// Whether the meter was read in this poll round.
+    read_in_round: bool,
+}
+
+impl MeterState {
+    /// The meter of an endpoint serving `devices`, when its telemetry is published or the site
+    /// has a fallback. It measures the fallback's site, else the site of the endpoint's first
+    /// device (an endpoint is one site's Modbus gateway).
+    fn for_endpoint(
+        config: &GatewayConfig,
+        fallback: Option<&FallbackState>,
+        devices: &[DeviceConfig],
+    ) -> Option<Self> {
+        if !config.site_meters && fallback.is_none() {
+            return None;
+        }
+        let site = fallback
+            .map(|f| f.config.site.clone())
+            .or_else(|| devices.first().map(|d| d.asset.ancestor(Level::Site)))?;
+        let asset = if config.site_meters {
+            match crate::wire::site_meter_asset(&site) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!(%site, err = %e, "the site meter has no valid asset path: its telemetry is not published");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if asset.is_none() && fallback.is_none() {
+            return None;
+        }
+        Some(Self {
+            unit: fallback.map_or(config.meter_unit, |f| f.config.meter_unit),
+            site,
+            asset,
+            at: None,
+            retry_at: None,
+            seq: 0,
+            read_in_round: false,
+        })
+    }
 }
 
 /// Owns one endpoint's connection and devices.
 struct Worker {
     fallback: Option<FallbackState>,
+    meter: Option<MeterState>,
     endpoint: SocketAddr,
     devices: Vec<DeviceState>,
     commands: mpsc::Receiver<SetpointMsg>,
@@ -573,6 +674,10 @@ impl Worker {
                     Ok(c) => {
                         self.conn = Some(c);
                         backoff = Duration::from_millis(100);
+                        // Discovered once per connection.
+                        if let Some(m) = self.meter.as_mut() {
+                            m.at = None;
+                        }
                     }
                     Err(e) => {
                         self.all_offline(&format!("endpoint {} unreachable: {e}", self.endpoint))
@@ -600,10 +705,10 @@ impl Worker {
                     None => return,
                 },
                 _ = ticks.tick() => {
-                    // The devices that answer and the site's meter logic first; then those
-                    // that do not, each of which may hold the worker for a request timeout.
+                    // The devices that answer and the site's meter first; then those that
+                    // do not, each of which may hold the worker for a request timeout.
                     self.poll_all(false).await;
-                    self.fallback_round().await;
+                    self.site_round().await;
                     self.poll_all(true).await;
                 }
             }
@@ -789,6 +894,22 @@ impl Worker {
         Ok(())
     }
 
+    /// The site meter's part of a poll round: the fallback or the guard (which read the meter
+    /// when they need it), then a read for the meter's telemetry if they did not read it.
+    async fn site_round(&mut self) {
+        if let Some(m) = self.meter.as_mut() {
+            m.read_in_round = false;
+        }
+        self.fallback_round().await;
+        let due = self
+            .meter
+            .as_ref()
+            .is_some_and(|m| m.asset.is_some() && !m.read_in_round);
+        if due && let Err(e) = self.read_site_meter().await {
+            tracing::debug!(endpoint = %self.endpoint, err = %e, "site meter read failed");
+        }
+    }
+
     /// One round of the site's meter logic: the local fallback while the bus is unreachable,
     /// the site guard while it is reachable.
     async fn fallback_round(&mut self) {
@@ -826,29 +947,87 @@ impl Worker {
             if e.is_transport() {
                 self.conn = None;
             }
-            fb.meter_at = None;
+            if let Some(m) = self.meter.as_mut() {
+                m.at = None;
+            }
         }
     }
 
-    /// The site meter's import, kW (discovering the meter on first use); `None` without a
-    /// connection or a value.
-    async fn read_site_meter(
-        &mut self,
-        fb: &mut FallbackState,
-    ) -> Result<Option<f64>, ClientError> {
-        let Some(conn) = self.conn.as_mut() else {
+    /// Reads the site meter, discovering it first on a new connection, and publishes the
+    /// reading as the meter's telemetry: the one read path of the telemetry, the fallback and
+    /// the guard. Returns the import, kW; `None` without a connection, without a value, or
+    /// while a meter that discovery did not find is left alone ([`METER_RETRY`]).
+    async fn read_site_meter(&mut self) -> Result<Option<f64>, ClientError> {
+        let (Some(conn), Some(m)) = (self.conn.as_mut(), self.meter.as_mut()) else {
             return Ok(None);
         };
-        let unit = fb.config.meter_unit;
-        let at = match fb.meter_at {
+        m.read_in_round = true;
+        let unit = m.unit;
+        let at = match m.at {
             Some(at) => at,
-            None => *fb.meter_at.insert(conn.discover_meter(unit).await?),
+            None if m.retry_at.is_some_and(|t| Instant::now() < t) => return Ok(None),
+            None => match conn.discover_meter(unit).await {
+                Ok(at) => {
+                    m.retry_at = None;
+                    *m.at.insert(at)
+                }
+                Err(e) => {
+                    if e.is_transport() {
+                        self.conn = None;
+                    } else {
+                        if m.retry_at.is_none() {
+                            tracing::info!(site = %m.site, unit, err = %e, "no site meter found; looking again every minute");
+                        }
+                        m.retry_at = Some(Instant::now() + METER_RETRY);
+                    }
+                    return Err(e);
+                }
+            },
         };
-        conn.read_meter(unit, at).await
+        let measured_at = self.clock.now();
+        let read = conn.read_meter(unit, at).await;
+        let received_at = self.clock.now().max(measured_at);
+        let values = match read {
+            Ok(v) => v,
+            Err(e) => {
+                m.at = None;
+                if e.is_transport() {
+                    self.conn = None;
+                }
+                return Err(e);
+            }
+        };
+        let publish = m
+            .asset
+            .clone()
+            .map(|asset| (asset, next_measurement_id(&mut m.seq, measured_at)));
+        if let Some((asset, seq)) = publish {
+            let kwh = |v: Option<f64>| v.and_then(|v| KilowattHours::new(v).ok());
+            let readings = Readings {
+                power: values.import_kw.and_then(|v| Kilowatts::new(v).ok()),
+                soc: None,
+                energy_injected: kwh(values.exported_kwh),
+                energy_absorbed: kwh(values.imported_kwh),
+            };
+            match TelemetrySample::new(asset, seq, measured_at, received_at, readings) {
+                Ok(sample) => {
+                    self.stats.meter_samples.fetch_add(1, Ordering::Relaxed);
+                    self.emit(Message::Telemetry(TelemetryMsg {
+                        v: WIRE_VERSION,
+                        sample,
+                        stale: false,
+                        kind: AssetKind::SiteMeter,
+                    }))
+                    .await;
+                }
+                Err(e) => tracing::warn!(err = %e, "site meter sample rejected"),
+            }
+        }
+        Ok(values.import_kw)
     }
 
     async fn hold_import(&mut self, fb: &mut FallbackState) -> Result<(), ClientError> {
-        let Some(import_kw) = self.read_site_meter(fb).await? else {
+        let Some(import_kw) = self.read_site_meter().await? else {
             return Ok(());
         };
         // Only online batteries with known ratings take part.
@@ -925,7 +1104,7 @@ impl Worker {
             }
             return Ok(());
         };
-        let Some(import_kw) = self.read_site_meter(fb).await? else {
+        let Some(import_kw) = self.read_site_meter().await? else {
             return Ok(());
         };
         // Members: online batteries with a setpoint in force and known ratings.
@@ -1249,6 +1428,8 @@ mod tests {
         let c = GatewayConfig::parse(obj).unwrap();
         assert_eq!(c.poll_interval_ms, 250);
         assert_eq!(c.request_timeout_ms, 500);
+        assert!(c.site_meters, "site meters are published by default");
+        assert_eq!(c.meter_unit, 240);
         let lines = "{\"asset\":\"r/s/f/x/b\",\"host\":\"127.0.0.1\",\"port\":1502,\"unit_id\":1,\"serial\":\"x\"}\n\n{\"asset\":\"r/s/f/x/c\",\"host\":\"127.0.0.1\",\"port\":1502,\"unit_id\":2}\n";
         assert_eq!(GatewayConfig::parse(lines).unwrap().devices.len(), 2);
     }
@@ -1283,6 +1464,16 @@ mod tests {
             ))
         };
         assert!((endurance("0.5").unwrap().fallback[0].guard_endurance_h - 0.5).abs() < 1e-12);
+        let meters = |extra: &str| {
+            GatewayConfig::parse(&format!(
+                r#"{{"devices":[{{"asset":"r/s/f/x/b","host":"127.0.0.1","port":1,"unit_id":1}}]{extra}}}"#
+            ))
+        };
+        let c = meters(r#","site_meters":false,"meter_unit":200"#).unwrap();
+        assert!(!c.site_meters);
+        assert_eq!(c.meter_unit, 200);
+        let err = meters(r#","meter_unit":0"#).unwrap_err().to_string();
+        assert!(err.contains("meter_unit"), "{err}");
         let err = endurance("-1").unwrap_err().to_string();
         assert!(err.contains("guard_endurance_h"), "{err}");
     }

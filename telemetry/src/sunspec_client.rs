@@ -163,11 +163,12 @@ impl Connection {
     /// Finds the meter model 201 of `unit` (a site meter) and returns its address.
     pub async fn discover_meter(&mut self, unit: u8) -> Result<u16, ClientError> {
         for base in BaseAddress::ALL {
-            let Ok(regs) = self.read(unit, base.address(), 2).await else {
-                continue;
-            };
-            if regs != MARKER {
-                continue;
+            // An exception, a silence or garbage: try the next base. A broken connection is
+            // no answer about the meter.
+            match self.read(unit, base.address(), 2).await {
+                Ok(regs) if regs == MARKER => {}
+                Err(e) if e.is_transport() => return Err(e),
+                _ => continue,
             }
             let mut at = base.address().wrapping_add(2);
             for _ in 0..MAX_MODELS {
@@ -190,13 +191,10 @@ impl Connection {
         })
     }
 
-    /// Reads a site meter's grid import, kW (`> 0` imports), from its model 201 at `at`.
-    pub async fn read_meter(&mut self, unit: u8, at: u16) -> Result<Option<f64>, ClientError> {
+    /// Reads a site meter's grid import and energy counters from its model 201 at `at`.
+    pub async fn read_meter(&mut self, unit: u8, at: u16) -> Result<MeterValues, ClientError> {
         let b = self.read(unit, at, m201::LEN).await?;
-        if is_burst(&b) {
-            return Ok(None);
-        }
-        Ok(ss::int16(b[usize::from(m201::W)], b[usize::from(m201::W_SF)]).map(|w| w / 1000.0))
+        Ok(decode_meter(&b))
     }
 
     /// Finds the SunSpec map of `unit`: tries 40000, 0 and 50000 for the marker, then walks the
@@ -355,6 +353,37 @@ pub fn decode_poll(b701: &[u16], b802: &[u16]) -> PollValues {
     }
 }
 
+/// One reading of a site meter (pure decode of its model 201 block). `None` is a value the
+/// meter did not serve (a sentinel, a reset burst), never a number.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MeterValues {
+    /// 201 `W`: the site's grid import, kW (`> 0` imports).
+    pub import_kw: Option<f64>,
+    /// 201 `TotWhImp`: lifetime energy imported from the grid, kWh.
+    pub imported_kwh: Option<f64>,
+    /// 201 `TotWhExp`: lifetime energy exported to the grid, kWh.
+    pub exported_kwh: Option<f64>,
+}
+
+/// Decodes a site meter's model 201 block (with its header). A reset-burst block decodes to
+/// missing values; a counter at 0 is "not accumulated" ([`vpp_sunspec::acc32`]).
+#[must_use]
+pub fn decode_meter(b201: &[u16]) -> MeterValues {
+    if b201.len() < usize::from(m201::LEN) || is_burst(b201) {
+        return MeterValues::default();
+    }
+    let wh_sf = ss::scale(at(b201, m201::TotWh_SF));
+    let kwh = |off: u16| {
+        let count = ss::acc32(at(b201, off), at(b201, off + 1))?;
+        Some(f64::from(count) * wh_sf? / 1000.0)
+    };
+    MeterValues {
+        import_kw: ss::int16(at(b201, m201::W), at(b201, m201::W_SF)).map(|w| w / 1000.0),
+        imported_kwh: kwh(m201::TotWhImp),
+        exported_kwh: kwh(m201::TotWhExp),
+    }
+}
+
 /// Registers 704 `WSetEna ..= WSetRvrtTms` that command `watts` (`> 0` discharging) with a
 /// revert timeout of `revert_s` seconds, reverting to disabled at 0 W (pure).
 #[must_use]
@@ -426,6 +455,42 @@ mod tests {
     fn short_blocks_read_as_missing_not_as_a_panic() {
         let p = decode_poll(&[], &[1, 2, 3]);
         assert_eq!(p.power_kw, None);
+    }
+
+    fn meter_block() -> Vec<u16> {
+        let mut b = vec![0xFFFF; usize::from(m201::LEN)];
+        b[0] = 201;
+        b[1] = m201::LEN - 2;
+        b
+    }
+
+    #[test]
+    fn meter_blocks_decode_import_and_counters() {
+        let mut b = meter_block();
+        b[usize::from(m201::W)] = (-1234i16) as u16;
+        b[usize::from(m201::W_SF)] = 1;
+        b[usize::from(m201::TotWhImp)..usize::from(m201::TotWhImp) + 2]
+            .copy_from_slice(&[0x0001, 0x0002]);
+        b[usize::from(m201::TotWhExp)..usize::from(m201::TotWhExp) + 2].copy_from_slice(&[0, 0]);
+        b[usize::from(m201::TotWh_SF)] = (-1i16) as u16;
+        let v = decode_meter(&b);
+        assert_eq!(v.import_kw, Some(-12.34));
+        assert!((v.imported_kwh.unwrap() - 6.5538).abs() < 1e-12);
+        assert_eq!(v.exported_kwh, None, "0 is not accumulated");
+        // Without a scale factor, the counters are no numbers.
+        b[usize::from(m201::TotWh_SF)] = 0x8000;
+        assert_eq!(decode_meter(&b).imported_kwh, None);
+        assert_eq!(decode_meter(&b).import_kw, Some(-12.34));
+    }
+
+    #[test]
+    fn meter_reset_bursts_and_short_blocks_decode_to_missing_values() {
+        assert_eq!(decode_meter(&meter_block()), MeterValues::default());
+        assert_eq!(decode_meter(&[201, 105, 0]), MeterValues::default());
+        let mut b = meter_block();
+        b[usize::from(m201::W)] = 0x8000;
+        b[usize::from(m201::W_SF)] = 0;
+        assert_eq!(decode_meter(&b).import_kw, None);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use vpp_domain::{AssetPath, CorrelationId, Kilowatts, Setpoint, TelemetrySample};
+use vpp_domain::{
+    AssetPath, CorrelationId, DomainError, Kilowatts, Level, NodePath, Setpoint, TelemetrySample,
+};
 
 use crate::subjects;
 
@@ -52,6 +54,21 @@ impl AssetKind {
     fn is_battery(&self) -> bool {
         *self == Self::Battery
     }
+}
+
+/// The asset path of `site`'s meter: the site's path and the leaf `<site token>-meter` (e.g.
+/// `r01/sub001/f0001/site00001/site00001-meter`). An error when `site` is not a site path or
+/// the leaf would not be a valid token (a site token over 58 characters).
+pub fn site_meter_asset(site: &NodePath) -> Result<AssetPath, DomainError> {
+    if site.level() != Level::Site {
+        return Err(DomainError::PathDepth {
+            path: site.to_string(),
+            found: site.tokens().len(),
+            expected: "4",
+        });
+    }
+    let token = site.tokens().last().map_or("", |t| t.as_str());
+    format!("{site}/{token}-meter").parse()
 }
 
 /// A measured state, as the gateway publishes it.
@@ -438,6 +455,31 @@ mod tests {
         assert!(v["readings"]["soc"].is_null());
         let back: TelemetryMsg = decode("telemetry", &json).unwrap();
         assert_eq!(Message::Telemetry(back), m);
+    }
+
+    #[test]
+    fn site_meters_are_named_after_their_site_and_say_their_kind() {
+        let site: NodePath = "r01/sub001/f0001/site00001".parse().unwrap();
+        let meter = site_meter_asset(&site).unwrap();
+        assert_eq!(
+            meter.to_string(),
+            "r01/sub001/f0001/site00001/site00001-meter"
+        );
+        let long: NodePath = format!("r/s/f/{}", "x".repeat(59)).parse().unwrap();
+        assert!(site_meter_asset(&long).is_err(), "leaf over 64 characters");
+        let feeder: NodePath = "r/s/f".parse().unwrap();
+        assert!(site_meter_asset(&feeder).is_err());
+
+        let sample = TelemetrySample::new(meter, 7, t0(), t0(), Readings::default()).unwrap();
+        let m = TelemetryMsg {
+            kind: AssetKind::SiteMeter,
+            ..TelemetryMsg::battery(sample, false)
+        };
+        let json = Message::Telemetry(m.clone()).to_json();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["kind"], "site_meter");
+        let back: TelemetryMsg = decode("telemetry", &json).unwrap();
+        assert_eq!(back, m);
     }
 
     #[test]

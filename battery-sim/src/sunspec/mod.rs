@@ -32,10 +32,46 @@ pub mod meter {
     pub const MAP_LEN: u16 = END_AT + 2;
 }
 
-/// Encodes a site meter's map (offset 0 is the base address): grid import `import_kw`
-/// (`> 0` imports), 230 V, 50 Hz.
+/// Everything a site meter's map serves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeterView<'a> {
+    /// Grid import, kW (`> 0` imports).
+    pub import_kw: f64,
+    /// Lifetime energy imported from the grid, kWh (201 `TotWhImp`).
+    pub imported_kwh: f64,
+    /// Lifetime energy exported to the grid, kWh (201 `TotWhExp`).
+    pub exported_kwh: f64,
+    /// `TotWh_SF`: the counters count units of `10^wh_sf` Wh (see [`meter_wh_sf`]).
+    pub wh_sf: i16,
+    /// Model 1 `SN`.
+    pub serial: &'a str,
+    /// Modbus unit id (model 1 `DA`).
+    pub unit_id: u8,
+}
+
+/// Years a site meter's energy counters run before they roll over, at a site's full rating.
+const METER_COUNTER_YEARS: f64 = 10.0;
+
+/// `TotWh_SF` of a site whose grid connection carries at most `rating_kw`: the finest scale
+/// factor (0, whole Wh, at the finest) at which ten years at that power fit an `acc32`.
 #[must_use]
-pub fn encode_meter(import_kw: f64, serial: &str, unit_id: u8) -> Vec<u16> {
+pub fn meter_wh_sf(rating_kw: f64) -> i16 {
+    let wh = rating_kw.abs() * 1000.0 * METER_COUNTER_YEARS * 365.25 * 24.0;
+    sf_for(wh, f64::from(u32::MAX - 1), 0)
+}
+
+/// An `acc32` counter register pair for `wh` at scale factor `sf`: completed units only (a
+/// meter counts whole units), rolling over past the top as SunSpec accumulators do.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn acc32_reg(wh: f64, sf: i16) -> u32 {
+    let units = (wh / 10f64.powi(i32::from(sf))).floor().clamp(0.0, 1.8e19) as u64;
+    (units % (1 << 32)) as u32
+}
+
+/// Encodes a site meter's map (offset 0 is the base address): grid import and its lifetime
+/// counters from `view`, 230 V, 50 Hz.
+#[must_use]
+pub fn encode_meter(view: MeterView<'_>) -> Vec<u16> {
     let mut img = Image {
         regs: [0xFFFF; MAP_LEN as usize],
     };
@@ -51,10 +87,10 @@ pub fn encode_meter(import_kw: f64, serial: &str, unit_id: u8) -> Vec<u16> {
     img.put(meter::END_AT + 1, 0);
     img.put_str(meter::M1_AT + m1::Mn, 16, "vpp");
     img.put_str(meter::M1_AT + m1::Md, 16, "vpp-site-meter");
-    img.put_str(meter::M1_AT + m1::SN, 16, serial);
-    img.put(meter::M1_AT + m1::DA, u16::from(unit_id));
+    img.put_str(meter::M1_AT + m1::SN, 16, view.serial);
+    img.put(meter::M1_AT + m1::DA, u16::from(view.unit_id));
     let a = meter::M201_AT;
-    let w = import_kw * 1000.0;
+    let w = view.import_kw * 1000.0;
     let w_sf = sf_for(w.abs(), 32767.0, 0);
     let a_sf = sf_for(w.abs() / V_AC, 32767.0, -2);
     img.put(a + m201::W, i16_reg(w, w_sf));
@@ -68,6 +104,14 @@ pub fn encode_meter(import_kw: f64, serial: &str, unit_id: u8) -> Vec<u16> {
     img.put(a + m201::V_SF, sf_reg(SF_V));
     img.put(a + m201::Hz, i16_reg(50.0, SF_HZ));
     img.put(a + m201::Hz_SF, sf_reg(SF_HZ));
+    // Single phase: the phase A counters are the totals.
+    let imported = acc32_reg(view.imported_kwh * 1000.0, view.wh_sf);
+    let exported = acc32_reg(view.exported_kwh * 1000.0, view.wh_sf);
+    img.put_u32(a + m201::TotWhImp, imported);
+    img.put_u32(a + m201::TotWhImpPhA, imported);
+    img.put_u32(a + m201::TotWhExp, exported);
+    img.put_u32(a + m201::TotWhExpPhA, exported);
+    img.put(a + m201::TotWh_SF, sf_reg(view.wh_sf));
     img.put_u32(a + m201::Evt, 0);
     img.regs[..usize::from(meter::MAP_LEN)].to_vec()
 }
@@ -790,6 +834,63 @@ mod tests {
         assert_eq!(rem, 20);
         write(&mut b, WSET_FIRST, &[1]).unwrap();
         assert_eq!(b.controls().revert_remaining, Duration::from_secs(30));
+    }
+
+    fn meter(imported_kwh: f64, exported_kwh: f64, wh_sf: i16) -> Vec<u16> {
+        encode_meter(MeterView {
+            import_kw: -1.5,
+            imported_kwh,
+            exported_kwh,
+            wh_sf,
+            serial: "MTR-site1",
+            unit_id: 240,
+        })
+    }
+
+    #[test]
+    fn meter_counters_round_trip_through_their_registers() {
+        for (imported, exported, sf) in [(1_234.567_8, 0.5, 0), (9_876_543.21, 12.0, 2)] {
+            let m = meter(imported, exported, sf);
+            assert_eq!(m.len(), usize::from(meter::MAP_LEN));
+            let at = |off: u16| m[usize::from(meter::M201_AT + off)];
+            let scale = vpp_sunspec::scale(at(m201::TotWh_SF)).unwrap();
+            let kwh = |off: u16| {
+                vpp_sunspec::acc32(at(off), at(off + 1)).map(|v| f64::from(v) * scale / 1000.0)
+            };
+            // Completed units of 10^sf Wh: at most one unit below the true count.
+            let unit_kwh = scale / 1000.0;
+            for (off, want) in [
+                (m201::TotWhImp, imported),
+                (m201::TotWhImpPhA, imported),
+                (m201::TotWhExp, exported),
+                (m201::TotWhExpPhA, exported),
+            ] {
+                let got = kwh(off).unwrap();
+                assert!(got <= want && want - got < unit_kwh, "{got} for {want}");
+            }
+            assert_eq!(
+                vpp_sunspec::int16(at(m201::W), at(m201::W_SF)),
+                Some(-1500.0)
+            );
+        }
+        // Nothing counted yet serves SunSpec's "not accumulated".
+        let m = meter(0.0, 0.0, 0);
+        let at = |off: u16| m[usize::from(meter::M201_AT + off)];
+        assert_eq!(
+            vpp_sunspec::acc32(at(m201::TotWhImp), at(m201::TotWhImp + 1)),
+            None
+        );
+    }
+
+    #[test]
+    fn meter_counters_last_ten_years_at_the_sites_rating() {
+        assert_eq!(meter_wh_sf(10.0), 0, "a home counts whole Wh");
+        for kw in [10.0, 500.0, 239.0 * 50.0] {
+            let sf = meter_wh_sf(kw);
+            let ten_years_wh = kw * 1000.0 * 24.0 * 365.25 * 10.0;
+            assert!(ten_years_wh / 10f64.powi(i32::from(sf)) < f64::from(u32::MAX));
+            assert!(sf == 0 || ten_years_wh / 10f64.powi(i32::from(sf - 1)) > f64::from(u32::MAX));
+        }
     }
 
     #[test]

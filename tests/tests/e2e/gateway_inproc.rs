@@ -1,6 +1,6 @@
 //! The gateway against a simulated fleet on real Modbus TCP sockets, over the in-process bus:
-//! discovery, registration, telemetry with the simulator's values, setpoints to registers,
-//! clamping, rejection, offline devices and reset bursts.
+//! discovery, registration, telemetry with the simulator's values (site meters included),
+//! setpoints to registers, clamping, rejection, offline devices and reset bursts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use vpp_battery_sim::FaultKind;
 use vpp_domain::{AssetPath, Kilowatts};
 use vpp_telemetry::inproc::InProcessBus;
-use vpp_telemetry::wire::{AckOutcome, EventKind, Message, TelemetryMsg};
+use vpp_telemetry::wire::{AckOutcome, AssetKind, EventKind, Message, TelemetryMsg};
 
 use crate::rig::{Rig, next_msg, setpoint, until};
 
@@ -42,10 +42,27 @@ async fn every_device_registers_and_reports_the_simulators_values() {
     }
 
     let mut seen: BTreeMap<AssetPath, TelemetryMsg> = BTreeMap::new();
-    while seen.len() < assets.len() {
+    let mut meters: BTreeMap<AssetPath, TelemetryMsg> = BTreeMap::new();
+    while seen.len() < assets.len() || meters.len() < fleet.sites().len() {
         if let Message::Telemetry(t) = next_msg(&mut r.telemetry).await {
-            seen.insert(t.sample.asset().clone(), t);
+            match t.kind {
+                AssetKind::Battery => seen.insert(t.sample.asset().clone(), t),
+                AssetKind::SiteMeter => meters.insert(t.sample.asset().clone(), t),
+            };
         }
+    }
+    // Every site's meter, under `<site>/<site token>-meter`, with the site's import (the
+    // clock is paused: nothing moves between the read and this check).
+    for site in fleet.sites() {
+        let meter = vpp_telemetry::wire::site_meter_asset(&site.name().parse().unwrap()).unwrap();
+        let t = &meters[&meter];
+        let power = t.sample.readings().power.unwrap().get();
+        assert!(
+            (power - site.import().get()).abs() < 1e-3,
+            "{meter}: {power}"
+        );
+        assert_eq!(t.sample.readings().soc, None);
+        assert!(!t.stale);
     }
     for (asset, t) in &seen {
         let b = fleet.device(asset).unwrap().lock();
@@ -195,10 +212,14 @@ async fn an_offline_device_gives_a_disconnect_event_and_no_fabricated_values() {
     // reporting, the dead device says nothing.
     while r.telemetry.try_next().is_some() {}
     let mut from_alive = 0;
-    for _ in 0..10 {
-        if let Message::Telemetry(t) = next_msg(&mut r.telemetry).await {
+    let mut batteries = 0;
+    while batteries < 10 {
+        if let Message::Telemetry(t) = next_msg(&mut r.telemetry).await
+            && t.kind == AssetKind::Battery
+        {
             assert_ne!(t.sample.asset(), &dead, "no values for an offline device");
             from_alive += usize::from(t.sample.asset() == &alive);
+            batteries += 1;
         }
     }
     assert!(from_alive >= 5);

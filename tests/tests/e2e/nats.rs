@@ -11,7 +11,7 @@ use async_nats::jetstream;
 use futures::StreamExt;
 use vpp_domain::AssetPath;
 use vpp_telemetry::nats::{NatsBus, NatsSettings, TELEMETRY_STREAM};
-use vpp_telemetry::wire::{self, AckOutcome, EventKind, Message, TelemetryMsg};
+use vpp_telemetry::wire::{self, AckOutcome, AssetKind, EventKind, Message, TelemetryMsg};
 use vpp_tests::NatsServer;
 
 use crate::rig::{next_msg, rig, rig_with, setpoint, until};
@@ -54,7 +54,9 @@ async fn a_subscriber_sees_telemetry_from_every_device_with_the_simulators_value
     let fleet = Arc::clone(r.running.fleet());
     let mut seen: BTreeMap<AssetPath, TelemetryMsg> = BTreeMap::new();
     while seen.len() < 12 {
-        if let Message::Telemetry(t) = next_msg(&mut r.telemetry).await {
+        if let Message::Telemetry(t) = next_msg(&mut r.telemetry).await
+            && t.kind == AssetKind::Battery
+        {
             seen.insert(t.sample.asset().clone(), t);
         }
     }
@@ -272,15 +274,17 @@ async fn killing_nats_mid_run_loses_no_buffered_telemetry() {
     }
     // JetStream de-duplicated by Nats-Msg-Id; we count what might have slipped through anyway.
     assert_eq!(duplicates, 0, "duplicates in the stream");
-    // Every sample the gateway took from a device is in the stream.
+    // Every sample the gateway took from a device or a site meter is in the stream.
     let stored: usize = per_asset.values().map(Vec::len).sum();
-    let produced = stats.polls.load(Ordering::Relaxed) as usize;
+    let produced = (stats.polls.load(Ordering::Relaxed)
+        + stats.meter_samples.load(Ordering::Relaxed)) as usize;
     assert_eq!(stored, produced, "stored {stored} of {produced} samples");
     // In order: per asset, measurement ids only grow along the stream.
     for (asset, seqs) in &per_asset {
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{asset} out of order");
     }
-    assert_eq!(per_asset.len(), 6);
+    // Six batteries and two site meters.
+    assert_eq!(per_asset.len(), 8);
 }
 
 #[tokio::test]
@@ -289,6 +293,10 @@ async fn a_python_client_reads_telemetry_and_sends_a_setpoint_from_the_wire_doc(
     let mut r = rig(1, 1, bus(&server).await).await;
     let fleet = Arc::clone(r.running.fleet());
     let asset = fleet.sites()[0].device(1).unwrap().asset().clone();
+    // The site imports, and its meter has counted some of it.
+    let site = Arc::clone(&fleet.sites()[0]);
+    site.set_load(vpp_domain::Kilowatts::new(2.0).unwrap());
+    fleet.advance(Duration::from_secs(600));
     until(&mut r.events, |m| match m {
         Message::Event(e) if e.kind == EventKind::Connect => Some(()),
         _ => None,
@@ -313,6 +321,26 @@ async fn a_python_client_reads_telemetry_and_sends_a_setpoint_from_the_wire_doc(
     assert_eq!(v["subject"], vpp_telemetry::subjects::telemetry(&asset));
     assert_eq!(v["ack"]["status"], "written", "{v}");
     assert_eq!(v["ack"]["power_kw"], -1.25);
+    // The site meter's telemetry, as the client read it (and checked it) from the wire doc.
+    let meter = wire::site_meter_asset(&site.name().parse().unwrap()).unwrap();
+    assert_eq!(v["meter"]["kind"], "site_meter", "{v}");
+    assert_eq!(v["meter"]["asset"], meter.to_string());
+    assert_eq!(
+        v["meter_subject"],
+        vpp_telemetry::subjects::telemetry(&meter)
+    );
+    assert_eq!(v["meter"]["readings"]["power"], 2.0);
+    assert!(v["meter"]["readings"]["soc"].is_null());
+    let imported = v["meter"]["readings"]["energy_absorbed"].as_f64().unwrap();
+    let truth = site.meter_energy().imported.get();
+    assert!(
+        imported <= truth && truth - imported < 0.01,
+        "{imported} of {truth} kWh"
+    );
+    assert!(
+        v["meter"]["readings"]["energy_injected"].is_null(),
+        "nothing exported"
+    );
     fleet.advance(Duration::from_secs(1));
     assert_eq!(
         fleet.device(&asset).unwrap().lock().state().power.get(),
