@@ -290,7 +290,11 @@ async fn sim(args: SimArgs) -> anyhow::Result<()> {
             vpp_scenarios::embedded::Scenario::embedded()?,
         )),
     };
-    let driver = crate::world::drive(Arc::clone(running.fleet()), loads, Duration::from_millis(20));
+    let driver = crate::world::drive(
+        Arc::clone(running.fleet()),
+        loads,
+        Duration::from_millis(20),
+    );
     {
         let mut out = std::io::stdout().lock();
         for device in running.devices() {

@@ -151,8 +151,7 @@ impl DispatchService {
                             continue;
                         };
                         let step = TimeDelta::seconds(step_s);
-                        if let Err(e) = me.core().on_meter_history(&node, start, step, &import_kw)
-                        {
+                        if let Err(e) = me.core().on_meter_history(&node, start, step, &import_kw) {
                             tracing::warn!(site, error = %e, "meter history not taken");
                         }
                     }

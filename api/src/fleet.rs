@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
+use vpp_domain::{AssetPath, Clock, KilowattHours, Kilowatts, Level, NodePath, Soc};
 use vpp_fleet::aggregate::{AggregationConfig, Aggregator, AssetInput, NodeAggregate};
 use vpp_fleet::history::{Bucket, HistoryLimits, QueryError, Series};
 use vpp_fleet::registry::Registry;
 use vpp_fleet::twin::{
     AssetConfig, Capability, ConfigDifference, Identity, IngestCounts, Observation, Status, Twin,
 };
-use vpp_domain::{AssetPath, Clock, KilowattHours, Kilowatts, Level, NodePath, Soc};
 use vpp_telemetry::bus::{Bus, BusError, Delivery, Topic};
 use vpp_telemetry::wire::{AssetKind, DeviceDescription, EventKind, Message, TelemetryMsg};
 

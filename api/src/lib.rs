@@ -24,8 +24,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use vpp_battery_sim::fleet::{DeviceInfo, RunningFleet};
 use vpp_battery_sim::{Fault, Limit};
-use vpp_fleet::twin::{Observation, Status};
 use vpp_domain::{AssetPath, NodePath};
+use vpp_fleet::twin::{Observation, Status};
 use vpp_telemetry::wire::DeviceDescription;
 
 use crate::fleet::FleetService;
@@ -739,7 +739,7 @@ mod tests {
                 v: WIRE_VERSION,
                 sample,
                 stale: false,
-                kind: AssetKind::Battery,
+                kind: vpp_telemetry::wire::AssetKind::Battery,
             });
         }
         f.refresh();

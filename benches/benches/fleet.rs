@@ -12,9 +12,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use chrono::{TimeDelta, TimeZone, Utc};
+use vpp_domain::{AssetPath, KilowattHours, Kilowatts, NodePath, Readings, Soc, TelemetrySample};
 use vpp_fleet::aggregate::{AggregationConfig, Aggregator, AssetInput};
 use vpp_fleet::twin::{AssetConfig, Capability, Identity, Thresholds, Twin};
-use vpp_domain::{AssetPath, KilowattHours, Kilowatts, NodePath, Readings, Soc, TelemetrySample};
 
 const REGIONS: usize = 10;
 const PER: usize = 10;

@@ -288,7 +288,11 @@ impl DispatchLoop {
                 .record(&key, t, v.unwrap_or(f64::NAN))
                 .map_err(forecast_error)?;
         }
-        if let Some(v) = import_kw.iter().rev().find_map(|v| v.filter(|x| x.is_finite())) {
+        if let Some(v) = import_kw
+            .iter()
+            .rev()
+            .find_map(|v| v.filter(|x| x.is_finite()))
+        {
             self.last_net.insert(site.clone(), v);
         }
         self.forecast_cache = None;
@@ -297,7 +301,11 @@ impl DispatchLoop {
     }
 
     /// Declares `site`'s net-load series on a grid from `from` (once).
-    fn declare(&mut self, site: &NodePath, from: DateTime<Utc>) -> Result<SeriesKey, DispatchError> {
+    fn declare(
+        &mut self,
+        site: &NodePath,
+        from: DateTime<Utc>,
+    ) -> Result<SeriesKey, DispatchError> {
         let key = SeriesKey::new(Quantity::Load, site.to_string());
         if !self.recorded.contains_key(site) {
             let from = interval_start(from, self.config.step);
@@ -816,8 +824,9 @@ mod tests {
     use crate::ports::{FlatTariff, MeterView, Ratings};
     use vpp_optimiser::lp::Structured;
 
+    /// Seconds from a quarter-hour boundary (1_750_000_500 is one).
     fn t(s: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_750_000_500 - 1_750_000_500 % 900 + s, 0).unwrap()
+        DateTime::from_timestamp(1_750_000_500 + s, 0).unwrap()
     }
 
     fn asset(site: &str, name: &str) -> AssetPath {
@@ -939,7 +948,11 @@ mod tests {
         let mut l = new_loop();
         l.set_target(site("b"), Some(1.0)).unwrap();
         let c = l.on_tick(t(10), &view(t(10), [0.0; 2], ON)).unwrap();
-        let y = c.iter().find(|c| c.asset == asset("b", "y")).unwrap().clone();
+        let y = c
+            .iter()
+            .find(|c| c.asset == asset("b", "y"))
+            .unwrap()
+            .clone();
         assert!(y.power.get() > 2.0);
         // y stops answering: planned around at its measured power at once.
         let off = [Status::Online, Status::Offline];
@@ -967,11 +980,25 @@ mod tests {
         let mut l = new_loop();
         l.set_target(site("a"), Some(1.0)).unwrap();
         let c = l.on_tick(t(10), &view(t(10), [0.0; 2], ON)).unwrap();
-        let x = c.iter().find(|c| c.asset == asset("a", "x")).unwrap().power.get();
-        let y = c.iter().find(|c| c.asset == asset("b", "y")).unwrap().power.get();
+        let x = c
+            .iter()
+            .find(|c| c.asset == asset("a", "x"))
+            .unwrap()
+            .power
+            .get();
+        let y = c
+            .iter()
+            .find(|c| c.asset == asset("b", "y"))
+            .unwrap()
+            .power
+            .get();
         assert!(x > 2.0);
         // x answers but stays at 0 kW; before half an interval it is given time.
-        assert!(l.on_tick(t(300), &view(t(300), [0.0, y], ON)).unwrap().is_empty());
+        assert!(
+            l.on_tick(t(300), &view(t(300), [0.0, y], ON))
+                .unwrap()
+                .is_empty()
+        );
         // After half an interval it is planned around, at its measured power.
         let again = l.on_tick(t(500), &view(t(500), [0.0, y], ON)).unwrap();
         assert_eq!(l.plans(), 2);
@@ -1010,7 +1037,11 @@ mod tests {
         // The first counted interval is [900, 1800): its mean is 6 kW within a minute's
         // interpolation (the boundary readings straddle the step).
         assert!((peak - 6.0).abs() < 0.3, "{peak}");
-        assert!(!plan.site_peak_so_far_kw.contains_key(&site("b").to_string()));
+        assert!(
+            !plan
+                .site_peak_so_far_kw
+                .contains_key(&site("b").to_string())
+        );
     }
 
     #[test]
@@ -1043,7 +1074,10 @@ mod tests {
         l.on_tick(t(10), &view(t(10), [0.0; 2], ON)).unwrap();
         let plan = l.node_plan(&NodePath::root()).unwrap();
         let assumed = &plan.site_net_load_kw[&site("a").to_string()];
-        assert!(assumed.iter().all(|x| (x - 3.0).abs() < 1e-6), "{assumed:?}");
+        assert!(
+            assumed.iter().all(|x| (x - 3.0).abs() < 1e-6),
+            "{assumed:?}"
+        );
         assert!(
             l.on_meter_history(&site("a"), start, TimeDelta::minutes(5), &[Some(1.0)])
                 .is_err()

@@ -9,8 +9,8 @@
 //! [`PriceFeed`](vpp_dispatch::ports::PriceFeed), the published tariff.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Timelike, Utc};
-use vpp_battery_sim::fleet::Fleet;
 use std::sync::Arc;
+use vpp_battery_sim::fleet::Fleet;
 
 use vpp_dispatch::ports::{NetLoadOracle, PriceFeed, Prices};
 use vpp_domain::{Level, NodePath};
@@ -117,7 +117,9 @@ impl Scenario {
         }
         let weeks = s.load_kw.len() / (7 * PER_DAY);
         if weeks == 0 {
-            return Err(ScenarioError::Shape("the home data must hold at least a week"));
+            return Err(ScenarioError::Shape(
+                "the home data must hold at least a week",
+            ));
         }
         s.load_kw.truncate(weeks * 7 * PER_DAY);
         s.pv_kw.truncate(weeks * 7 * PER_DAY);
@@ -320,7 +322,8 @@ pub fn meter_history(
     days: usize,
 ) -> Vec<(NodePath, DateTime<Utc>, Vec<f64>)> {
     let step_s = step.num_seconds().max(1);
-    let end = DateTime::from_timestamp(now.timestamp().div_euclid(step_s) * step_s, 0).unwrap_or(now);
+    let end =
+        DateTime::from_timestamp(now.timestamp().div_euclid(step_s) * step_s, 0).unwrap_or(now);
     let start = end - TimeDelta::days(days as i64);
     let steps = usize::try_from((end - start).num_seconds() / step_s).unwrap_or(0);
     blocks

@@ -431,8 +431,19 @@ fn sim_gateway_and_control_over_nats_hold_a_site_under_its_cap() {
     let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut control = Command::new(vpp_bin());
     control
-        .args(["control", "--nats", &server.url(), "--listen", &api.to_string()])
-        .args(["--dispatch-step-s", &step_s.to_string(), "--horizon-steps", "12"])
+        .args([
+            "control",
+            "--nats",
+            &server.url(),
+            "--listen",
+            &api.to_string(),
+        ])
+        .args([
+            "--dispatch-step-s",
+            &step_s.to_string(),
+            "--horizon-steps",
+            "12",
+        ])
         .args(["--forecast-window-days", "1"]);
     let mut control = ChildGuard::spawn(control);
     for _ in 0..200 {
@@ -442,8 +453,15 @@ fn sim_gateway_and_control_over_nats_hold_a_site_under_its_cap() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut gw = Command::new(vpp_bin());
-    gw.args(["gateway", "--nats", &server.url(), "--poll-ms", "200", "--config"])
-        .arg(&config);
+    gw.args([
+        "gateway",
+        "--nats",
+        &server.url(),
+        "--poll-ms",
+        "200",
+        "--config",
+    ])
+    .arg(&config);
     let _gw = ChildGuard::spawn(gw);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -457,23 +475,24 @@ fn sim_gateway_and_control_over_nats_hold_a_site_under_its_cap() {
         // Newest site import and battery powers of the capped site, as the bus carries them.
         let mut import: Option<f64> = None;
         let mut powers: std::collections::BTreeMap<String, f64> = Default::default();
-        let mut next = async |import: &mut Option<f64>,
-                              powers: &mut std::collections::BTreeMap<String, f64>| {
-            if let Ok(Some(Delivery::Message(Message::Telemetry(t)))) =
-                tokio::time::timeout(Duration::from_secs(1), sub.next()).await
-                && t.sample.asset().as_str().starts_with(&site)
-            {
-                let p = t.sample.readings().power.map(|p| p.get());
-                match t.kind {
-                    AssetKind::SiteMeter => *import = p,
-                    AssetKind::Battery => {
-                        if let Some(p) = p {
-                            powers.insert(t.sample.asset().to_string(), p);
+        let mut next =
+            async |import: &mut Option<f64>,
+                   powers: &mut std::collections::BTreeMap<String, f64>| {
+                if let Ok(Some(Delivery::Message(Message::Telemetry(t)))) =
+                    tokio::time::timeout(Duration::from_secs(1), sub.next()).await
+                    && t.sample.asset().as_str().starts_with(&site)
+                {
+                    let p = t.sample.readings().power.map(|p| p.get());
+                    match t.kind {
+                        AssetKind::SiteMeter => *import = p,
+                        AssetKind::Battery => {
+                            if let Some(p) = p {
+                                powers.insert(t.sample.asset().to_string(), p);
+                            }
                         }
                     }
                 }
-            }
-        };
+            };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while (import.is_none() || powers.len() < 2) && tokio::time::Instant::now() < deadline {
             next(&mut import, &mut powers).await;

@@ -173,10 +173,7 @@ fn the_control_plane_has_no_path_to_the_simulator_or_the_scenarios() {
             .unwrap_or_else(|| panic!("control-plane crate {name} is not in the workspace"));
         let deps = normal_dependency_closure(&meta, id);
         let bad: Vec<_> = THE_WORLD.iter().filter(|w| deps.contains(**w)).collect();
-        assert!(
-            bad.is_empty(),
-            "control-plane crate {name} reaches {bad:?}"
-        );
+        assert!(bad.is_empty(), "control-plane crate {name} reaches {bad:?}");
     }
     // The check sees the world where it is: the composition root wires the simulator in.
     let api = package_id(&meta, "vpp-api").expect("vpp-api");
