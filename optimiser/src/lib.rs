@@ -1,7 +1,11 @@
 //! Planning: the dispatch problem, its LP, and the monolithic and hierarchical solves.
 //!
 //! - [`problem`]: the `problem.json` contract and its validation.
+//! - [`network`]: the data of the LP over generic storage units on a network (units, sites,
+//!   feeders, root, prices; the answer), shared by its two solvers.
 //! - [`lp`]: the LP over generic storage units, with the solver behind a trait.
+//! - [`ipm`]: the structured interior point, the LP's fast solver for the hierarchical mode's
+//!   networks.
 //! - [`generate`]: heterogeneous fleets from a seed (benchmarks, property tests).
 //! - [`hierarchy`]: virtual batteries per feeder whose disaggregation is feasible by
 //!   construction, and the top-down split.
@@ -14,13 +18,15 @@ pub mod generate;
 pub mod hierarchy;
 pub mod ipm;
 pub mod lp;
+pub mod network;
 pub mod problem;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use lp::{Attach, LpSolver, NetSite, Network, SolveError, Unit};
+use lp::{LpSolver, SolveError};
+use network::{Attach, NetSite, Network, Unit};
 use problem::{Battery, DispatchProblem, ProblemError};
 
 /// Why a plan could not be made.
@@ -48,22 +54,101 @@ pub struct Schedule {
     pub soc: Vec<f64>,
 }
 
+/// Which soft limit a [`SlackUse`] exceeds, with the id of its feeder, site or battery.
+/// Displayed and serialized as its name: `root import`, `feeder f1 export`, `site s7 import`,
+/// `battery b3 terminal` (the `limit` of `plan.json`, docs/optimiser.md).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SlackKind {
+    /// The root's import limit.
+    RootImport,
+    /// The root's export limit.
+    RootExport,
+    /// A feeder's import limit (its id).
+    FeederImport(String),
+    /// A feeder's export limit (its id).
+    FeederExport(String),
+    /// A site's import limit (its id).
+    SiteImport(String),
+    /// A site's export limit (its id).
+    SiteExport(String),
+    /// A battery's terminal state-of-charge target (its id).
+    Terminal(String),
+}
+
+impl SlackKind {
+    /// Whether its name starts with `prefix` (`feeder`, `site s7`, …): for callers that
+    /// matched on the name when it was a string; matching on the variant says more.
+    #[must_use]
+    pub fn starts_with(&self, prefix: &str) -> bool {
+        self.to_string().starts_with(prefix)
+    }
+}
+
+impl std::fmt::Display for SlackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RootImport => f.write_str("root import"),
+            Self::RootExport => f.write_str("root export"),
+            Self::FeederImport(id) => write!(f, "feeder {id} import"),
+            Self::FeederExport(id) => write!(f, "feeder {id} export"),
+            Self::SiteImport(id) => write!(f, "site {id} import"),
+            Self::SiteExport(id) => write!(f, "site {id} export"),
+            Self::Terminal(id) => write!(f, "battery {id} terminal"),
+        }
+    }
+}
+
+impl Serialize for SlackKind {
+    /// As its name (a string), as `plan.json` and the HTTP API have it.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// A limit that the plan's flows exceed (a soft limit, priced).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlackUse {
-    /// `root import`, `feeder f1 export`, `site s7 import`, `battery b3 terminal`.
-    pub limit: String,
+    /// Which limit (serialized as its name: `root import`, `feeder f1 export`, …).
+    pub limit: SlackKind,
     /// Interval.
     pub step: usize,
     /// By how much: kW for flow limits, kWh for terminal targets.
     pub amount: f64,
 }
 
+/// How a plan was made; serialized and displayed as `monolithic` or `hierarchical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanMode {
+    /// One LP with every battery ([`monolithic`]).
+    Monolithic,
+    /// Virtual batteries per feeder, top-down disaggregation ([`hierarchy::solve`]).
+    Hierarchical,
+}
+
+impl PlanMode {
+    /// Its name: `monolithic` or `hierarchical`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Monolithic => "monolithic",
+            Self::Hierarchical => "hierarchical",
+        }
+    }
+}
+
+impl std::fmt::Display for PlanMode {
+    /// Its name, padded as the format asks (`{:<12}`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A plan: schedules and what they cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
-    /// `monolithic` or `hierarchical`.
-    pub mode: &'static str,
+    /// Monolithic or hierarchical.
+    pub mode: PlanMode,
     /// LP solver.
     pub solver: &'static str,
     /// Total: energy + peak + wear + penalties, €.
@@ -279,7 +364,7 @@ fn flows_found(p: &DispatchProblem, found: &[Option<&Schedule>]) -> Flows {
 pub fn evaluate(
     p: &DispatchProblem,
     schedules: BTreeMap<String, Schedule>,
-    mode: &'static str,
+    mode: PlanMode,
     solver: &'static str,
 ) -> Plan {
     let plan = price(p, &found(p, &schedules), mode, solver);
@@ -293,7 +378,7 @@ pub fn evaluate(
 fn price(
     p: &DispatchProblem,
     found: &[Option<&Schedule>],
-    mode: &'static str,
+    mode: PlanMode,
     solver: &'static str,
 ) -> Plan {
     let t_len = p.horizon_steps;
@@ -316,7 +401,7 @@ fn price(
             let miss = (last - target).abs() * b.capacity_kwh;
             if miss > 1e-6 {
                 slacks.push(SlackUse {
-                    limit: format!("battery {} terminal", b.id),
+                    limit: SlackKind::Terminal(b.id.clone()),
                     step: t_len - 1,
                     amount: miss,
                 });
@@ -331,20 +416,18 @@ fn price(
             s.peak_so_far_kw,
             p.site_peak_period_share.unwrap_or(1.0),
         );
-        let name = format!("site {}", s.id);
         limits(
             &mut slacks,
-            &name,
+            Node::Site(&s.id),
             flow,
             s.import_limit_kw,
             s.export_limit_kw,
         );
     }
     for (flow, f) in feeder.iter().zip(&p.feeders) {
-        let name = format!("feeder {}", f.id);
         limits(
             &mut slacks,
-            &name,
+            Node::Feeder(&f.id),
             flow,
             f.import_limit_kw,
             f.export_limit_kw,
@@ -352,7 +435,7 @@ fn price(
     }
     limits(
         &mut slacks,
-        "root",
+        Node::Root,
         &root,
         p.root_import_limit_kw,
         p.root_export_limit_kw,
@@ -370,7 +453,7 @@ fn price(
         + slacks
             .iter()
             .map(|s| {
-                if s.limit.ends_with("terminal") {
+                if matches!(s.limit, SlackKind::Terminal(_)) {
                     p.terminal_price() * s.amount
                 } else {
                     p.slack_price() * s.amount * dt
@@ -396,13 +479,40 @@ fn price(
     }
 }
 
-fn limits(out: &mut Vec<SlackUse>, name: &str, flow: &[f64], imp: Option<f64>, exp: Option<f64>) {
+/// Where a flow limit sits (for [`limits`]).
+#[derive(Debug, Clone, Copy)]
+enum Node<'a> {
+    Root,
+    Feeder(&'a str),
+    Site(&'a str),
+}
+
+impl Node<'_> {
+    fn import(self) -> SlackKind {
+        match self {
+            Self::Root => SlackKind::RootImport,
+            Self::Feeder(id) => SlackKind::FeederImport(id.to_owned()),
+            Self::Site(id) => SlackKind::SiteImport(id.to_owned()),
+        }
+    }
+
+    fn export(self) -> SlackKind {
+        match self {
+            Self::Root => SlackKind::RootExport,
+            Self::Feeder(id) => SlackKind::FeederExport(id.to_owned()),
+            Self::Site(id) => SlackKind::SiteExport(id.to_owned()),
+        }
+    }
+}
+
+/// The slacks a `flow` at `node` needs against its import and export limits, into `out`.
+fn limits(out: &mut Vec<SlackUse>, node: Node, flow: &[f64], imp: Option<f64>, exp: Option<f64>) {
     for (t, f) in flow.iter().enumerate() {
         if let Some(lim) = imp
             && *f > lim + 1e-6
         {
             out.push(SlackUse {
-                limit: format!("{name} import"),
+                limit: node.import(),
                 step: t,
                 amount: f - lim,
             });
@@ -411,7 +521,7 @@ fn limits(out: &mut Vec<SlackUse>, name: &str, flow: &[f64], imp: Option<f64>, e
             && -*f > lim + 1e-6
         {
             out.push(SlackUse {
-                limit: format!("{name} export"),
+                limit: node.export(),
                 step: t,
                 amount: -f - lim,
             });
@@ -420,7 +530,7 @@ fn limits(out: &mut Vec<SlackUse>, name: &str, flow: &[f64], imp: Option<f64>, e
 }
 
 /// The network of `p` (sites with their loads and limits, feeders, root, prices).
-fn network(p: &DispatchProblem) -> Network {
+fn network_of(p: &DispatchProblem) -> Network {
     let feeders = p.site_feeders();
     Network {
         steps: p.horizon_steps,
@@ -520,13 +630,19 @@ pub fn monolithic(p: &DispatchProblem, solver: &dyn LpSolver) -> Result<Plan, Pl
         .iter()
         .map(|(s, b)| battery_unit(b, *s, t_len))
         .collect();
-    let lp = lp::solve(&network(p), &units, solver)?;
+    let lp = lp::solve(&network_of(p), &units, solver)?;
     let schedules = batteries
         .iter()
         .enumerate()
         .map(|(u, (_, b))| Some(schedule(b, &lp.charge[u], &lp.discharge[u], p.dt_hours())))
         .collect();
-    finish(p, schedules, "monolithic", lp.solver, lp.marginal_price)
+    finish(
+        p,
+        schedules,
+        PlanMode::Monolithic,
+        lp.solver,
+        lp.marginal_price,
+    )
 }
 
 /// `f` of every item, in order; the items are shared in contiguous runs among the cores when
@@ -576,7 +692,7 @@ pub(crate) fn on_threads<J: Send, R: Send>(jobs: Vec<J>, run: impl Fn(J) -> R + 
 fn finish(
     p: &DispatchProblem,
     schedules: Vec<Option<Schedule>>,
-    mode: &'static str,
+    mode: PlanMode,
     solver: &'static str,
     marginal: Option<Vec<f64>>,
 ) -> Result<Plan, PlanError> {
@@ -603,6 +719,42 @@ mod tests {
     use super::lp::Clarabel;
     use super::problem::{Feeder, Site};
     use super::*;
+
+    /// Slack kinds and modes serialize (and display) as the names `plan.json` and the HTTP
+    /// API give them.
+    #[test]
+    fn slack_kinds_and_modes_serialize_as_their_names() {
+        let cases = [
+            (SlackKind::RootImport, "root import"),
+            (SlackKind::RootExport, "root export"),
+            (SlackKind::FeederImport("f1".into()), "feeder f1 import"),
+            (SlackKind::FeederExport("f 2".into()), "feeder f 2 export"),
+            (SlackKind::SiteImport("s7".into()), "site s7 import"),
+            (SlackKind::SiteExport("s8".into()), "site s8 export"),
+            (SlackKind::Terminal("b3".into()), "battery b3 terminal"),
+        ];
+        for (kind, name) in cases {
+            assert_eq!(kind.to_string(), name);
+            assert!(kind.starts_with(&name[..name.len() - 3]));
+            let json = serde_json::to_value(SlackUse {
+                limit: kind,
+                step: 3,
+                amount: 1.5,
+            })
+            .unwrap();
+            assert_eq!(
+                json,
+                serde_json::json!({ "limit": name, "step": 3, "amount": 1.5 })
+            );
+        }
+        for (mode, name) in [
+            (PlanMode::Monolithic, "monolithic"),
+            (PlanMode::Hierarchical, "hierarchical"),
+        ] {
+            assert_eq!(serde_json::to_value(mode).unwrap(), name);
+            assert_eq!(format!("{mode:<14}|"), format!("{name:<14}|"));
+        }
+    }
 
     /// Shared among threads or not, every item is mapped once and in order.
     #[test]
@@ -669,7 +821,7 @@ mod tests {
             .batteries()
             .map(|(s, b)| battery_unit(b, s, p.horizon_steps))
             .collect();
-        let lp = lp::solve(&network(&p), &units, &Clarabel).unwrap();
+        let lp = lp::solve(&network_of(&p), &units, &Clarabel).unwrap();
         assert!(
             (half.objective_eur - lp.objective).abs() < 1e-4,
             "{} vs {}",
@@ -781,7 +933,9 @@ mod tests {
         ] {
             assert!(plan.penalty_eur > 0.0);
             assert!(
-                plan.slacks.iter().all(|s| s.limit == "feeder f import"),
+                plan.slacks
+                    .iter()
+                    .all(|s| s.limit == SlackKind::FeederImport("f".into())),
                 "{:?}",
                 plan.slacks
             );

@@ -2,7 +2,8 @@
 //!
 //! The LP is written over generic storage *units* on a network of sites, feeders and the root,
 //! so that one formulation serves both modes: in monolithic mode a unit is a battery at its
-//! site; in hierarchical mode it is a virtual battery at its feeder (see `hierarchy`).
+//! site; in hierarchical mode it is a virtual battery at its feeder (see `hierarchy`). The
+//! units, the network and the answer are the types of [`super::network`].
 //!
 //! Per unit and interval `t`: grid-side charge `c_t ∈ [0, cmax_t]` and discharge
 //! `d_t ∈ [0, dmax_t]`; stored energy `e_t = e_{t−1} + (α c_t − β d_t) Δt` within
@@ -18,6 +19,8 @@ use good_lp::{
     Constraint, Expression, ProblemVariables, Solution, SolutionWithDual, SolverModel, Variable,
     constraint, variable,
 };
+
+use super::network::{Attach, LpPlan, LpSlack, LpSlackKind, Network, Unit};
 
 /// Why an LP could not be solved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,128 +140,9 @@ impl LpSolver for Clarabel {
     }
 }
 
-/// Where a unit's flow goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attach {
-    /// Behind a site (index into [`Network::sites`]).
-    Site(usize),
-    /// Directly on a feeder (index into [`Network::feeders`]).
-    Feeder(usize),
-    /// Directly on the root.
-    Root,
-}
-
-/// A storage unit of the LP.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unit {
-    /// Where it is.
-    pub attach: Attach,
-    /// Stored energy per kWh of grid-side charge.
-    pub alpha: f64,
-    /// Stored energy drawn per kWh of grid-side discharge.
-    pub beta: f64,
-    /// Grid-side charge limit per interval, kW.
-    pub cmax: Vec<f64>,
-    /// Grid-side discharge limit per interval, kW.
-    pub dmax: Vec<f64>,
-    /// Lowest stored energy after each interval.
-    pub emin: Vec<f64>,
-    /// Highest stored energy after each interval.
-    pub emax: Vec<f64>,
-    /// Stored energy at the start.
-    pub e0: f64,
-    /// Stored energy wanted at the end (soft), if any.
-    pub target: Option<f64>,
-    /// Fixed grid flow per interval, kW (positive: drawn).
-    pub offset: Vec<f64>,
-    /// Weight of the terminal slack (stored-energy units to kWh).
-    pub target_weight: f64,
-}
-
-/// A site's flow limits and load.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NetSite {
-    /// Feeder index, if any.
-    pub feeder: Option<usize>,
-    /// Net load per interval, kW.
-    pub net_load: Vec<f64>,
-    /// Import limit, kW.
-    pub import_limit: Option<f64>,
-    /// Export limit, kW.
-    pub export_limit: Option<f64>,
-    /// The peak already billed, kW: the period share of the site peak charge applies above it.
-    pub peak_so_far: Option<f64>,
-}
-
-/// The network the units sit on, with prices.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Network {
-    /// Intervals.
-    pub steps: usize,
-    /// Interval length, hours.
-    pub dt: f64,
-    /// Import price per interval, €/kWh.
-    pub import_price: Vec<f64>,
-    /// Export price per interval, €/kWh.
-    pub export_price: Vec<f64>,
-    /// Peak charge, €/kW.
-    pub peak_charge: f64,
-    /// Peak charge per site, €/kW.
-    pub site_peak_charge: f64,
-    /// Share of it billed above a site's peak so far (where given); the rest on the horizon's
-    /// own peak.
-    pub site_peak_period_share: f64,
-    /// Wear cost, €/kWh of grid-side throughput.
-    pub wear: f64,
-    /// Slack price, € per kWh of violation.
-    pub slack_price: f64,
-    /// Price of a terminal target's miss, € per kWh.
-    pub terminal_price: f64,
-    /// Root limits (import, export), kW.
-    pub root_limits: (Option<f64>, Option<f64>),
-    /// Feeder limits (import, export), kW.
-    pub feeders: Vec<(Option<f64>, Option<f64>)>,
-    /// Sites.
-    pub sites: Vec<NetSite>,
-}
-
-/// A priced slack the solver used.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LpSlack {
-    /// Which limit: `root import`, `feeder 3 export`, `site 7 import`, `unit 12 terminal`.
-    pub what: String,
-    /// Interval (the last one for terminal targets).
-    pub step: usize,
-    /// Amount, kW (kWh for terminal targets).
-    pub amount: f64,
-}
-
-/// The LP's answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LpPlan {
-    /// Per unit: grid-side charge, kW.
-    pub charge: Vec<Vec<f64>>,
-    /// Per unit: grid-side discharge, kW.
-    pub discharge: Vec<Vec<f64>>,
-    /// Per unit: stored energy after each interval.
-    pub energy: Vec<Vec<f64>>,
-    /// Root import, kW.
-    pub import: Vec<f64>,
-    /// Root export, kW.
-    pub export: Vec<f64>,
-    /// The LP objective, €.
-    pub objective: f64,
-    /// Marginal value of energy at the root, €/kWh (dual of the root balance).
-    pub marginal_price: Option<Vec<f64>>,
-    /// Slacks above 1e-6.
-    pub slacks: Vec<LpSlack>,
-    /// The solver that solved it.
-    pub solver: &'static str,
-}
-
 /// A soft upper bound `expr ≤ limit + s`, `s ≥ 0` priced.
 struct Soft {
-    what: String,
+    what: LpSlackKind,
     step: usize,
 }
 
@@ -272,14 +156,11 @@ struct Builder {
 
 impl Builder {
     /// A slack `s ≥ 0` costing `weight` per unit, reported as `what` at `step`.
-    fn soft(&mut self, what: impl Into<String>, step: usize, weight: f64) -> Variable {
+    fn soft(&mut self, what: LpSlackKind, step: usize, weight: f64) -> Variable {
         let s = self.vars.add(variable().min(0.0));
         self.objective += s * weight;
         self.wanted.push(s);
-        self.softs.push(Soft {
-            what: what.into(),
-            step,
-        });
+        self.softs.push(Soft { what, step });
         s
     }
 }
@@ -346,8 +227,8 @@ pub fn solve(net: &Network, units: &[Unit], solver: &dyn LpSolver) -> Result<LpP
         }
         if let Some(target) = unit.target {
             let w = net.terminal_price * unit.target_weight;
-            let short = b.soft(format!("unit {u} terminal short"), t_len - 1, w);
-            let excess = b.soft(format!("unit {u} terminal excess"), t_len - 1, w);
+            let short = b.soft(LpSlackKind::TerminalShort(u), t_len - 1, w);
+            let excess = b.soft(LpSlackKind::TerminalExcess(u), t_len - 1, w);
             constraints.push(constraint!(es[t_len - 1] + short - excess == target));
         }
         unit_vars.push((cs, ds, es));
@@ -385,11 +266,11 @@ pub fn solve(net: &Network, units: &[Unit], solver: &dyn LpSolver) -> Result<LpP
                 constraints.push(constraint!(*peak >= flow.clone()));
             }
             if let Some(lim) = site.import_limit {
-                let sl = b.soft(format!("site {s} import"), t, slack_cost);
+                let sl = b.soft(LpSlackKind::SiteImport(s), t, slack_cost);
                 constraints.push(constraint!(flow.clone() - sl <= lim));
             }
             if let Some(lim) = site.export_limit {
-                let sl = b.soft(format!("site {s} export"), t, slack_cost);
+                let sl = b.soft(LpSlackKind::SiteExport(s), t, slack_cost);
                 constraints.push(constraint!(flow.clone() + sl >= -lim));
             }
             match site.feeder {
@@ -402,11 +283,11 @@ pub fn solve(net: &Network, units: &[Unit], solver: &dyn LpSolver) -> Result<LpP
         for t in 0..t_len {
             let flow = std::mem::take(&mut feeder_flow[f][t]);
             if let Some(lim) = imp {
-                let sl = b.soft(format!("feeder {f} import"), t, slack_cost);
+                let sl = b.soft(LpSlackKind::FeederImport(f), t, slack_cost);
                 constraints.push(constraint!(flow.clone() - sl <= *lim));
             }
             if let Some(lim) = exp {
-                let sl = b.soft(format!("feeder {f} export"), t, slack_cost);
+                let sl = b.soft(LpSlackKind::FeederExport(f), t, slack_cost);
                 constraints.push(constraint!(flow.clone() + sl >= -*lim));
             }
             root_flow[t] += flow;
@@ -426,11 +307,11 @@ pub fn solve(net: &Network, units: &[Unit], solver: &dyn LpSolver) -> Result<LpP
         constraints.push(constraint!(imp - exp - flow == 0.0));
         constraints.push(constraint!(peak >= imp));
         if let Some(lim) = net.root_limits.0 {
-            let sl = b.soft("root import", t, slack_cost);
+            let sl = b.soft(LpSlackKind::RootImport, t, slack_cost);
             constraints.push(constraint!(imp - sl <= lim));
         }
         if let Some(lim) = net.root_limits.1 {
-            let sl = b.soft("root export", t, slack_cost);
+            let sl = b.soft(LpSlackKind::RootExport, t, slack_cost);
             constraints.push(constraint!(exp - sl <= lim));
         }
         imports.push(imp);
@@ -494,7 +375,7 @@ pub fn solve(net: &Network, units: &[Unit], solver: &dyn LpSolver) -> Result<LpP
         .zip(v)
         .filter(|(_, x)| **x > 1e-6)
         .map(|(s, x)| LpSlack {
-            what: s.what.clone(),
+            what: s.what,
             step: s.step,
             amount: *x,
         })
