@@ -108,12 +108,6 @@ impl DispatchService {
         self.core().last_error().map(ToString::to_string)
     }
 
-    /// What the twins say of the fleet now: every battery with its ratings, every site meter.
-    #[must_use]
-    pub fn fleet_view(&self) -> FleetView {
-        fleet_view(&self.twins)
-    }
-
     /// Starts the loop and the watchers; they stop when the returned handle is dropped.
     pub async fn spawn(self: &Arc<Self>) -> anyhow::Result<DispatchHandle> {
         let mut acks = self.bus.subscribe(Topic::Acks).await?;
@@ -167,7 +161,7 @@ impl DispatchService {
                 tick.tick().await;
                 let me2 = Arc::clone(&me);
                 let ticked = tokio::task::spawn_blocking(move || {
-                    let view = me2.fleet_view();
+                    let view = fleet_view(&me2.twins);
                     let now = me2.clock.now();
                     me2.core().on_tick(now, &view)
                 })

@@ -220,12 +220,6 @@ impl DispatchLoop {
         }
     }
 
-    /// The configuration.
-    #[must_use]
-    pub fn config(&self) -> &LoopConfig {
-        &self.config
-    }
-
     /// Sets (or, with `None`, clears) the import cap of `node`; the next tick re-plans.
     pub fn set_target(&mut self, node: NodePath, kw: Option<f64>) -> Result<(), DispatchError> {
         dispatcher::check_target(&node)?;
@@ -240,12 +234,6 @@ impl DispatchLoop {
         };
         self.replan = true;
         Ok(())
-    }
-
-    /// The operators' targets.
-    #[must_use]
-    pub fn targets(&self) -> &BTreeMap<NodePath, f64> {
-        &self.targets
     }
 
     /// A gateway's answer to a setpoint: one it did not write (refused, rejected, expired)
@@ -721,12 +709,6 @@ impl DispatchLoop {
     #[must_use]
     pub fn plans(&self) -> u64 {
         self.plans
-    }
-
-    /// The current plan.
-    #[must_use]
-    pub fn current(&self) -> Option<&Arc<StepPlan>> {
-        self.plan.as_ref()
     }
 
     /// The current plan seen from `node`, if there is one.

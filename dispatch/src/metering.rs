@@ -110,12 +110,6 @@ impl Integrator {
         let h = self.step.num_seconds() as f64 / 3600.0;
         Some((b - a) / h)
     }
-
-    /// Time of the newest reading.
-    #[must_use]
-    pub fn last_at(&self) -> Option<DateTime<Utc>> {
-        self.last.map(|(t, _, _)| t)
-    }
 }
 
 #[cfg(test)]

@@ -642,10 +642,9 @@ mod tests {
         }
 
         /// FIXME: pins today's behaviour on a fleet the property test above found: the
-        /// structured interior point stops without converging (the code before the crates
-        /// were split does the same), and the `Structured` solver falls back to Clarabel, so
-        /// the plan is still the optimum, only slower. Fix the iteration, then turn this
-        /// into an agreement test.
+        /// structured interior point stops without converging, and the `Structured` solver
+        /// falls back to Clarabel, so the plan is still the optimum. Fix the iteration, then
+        /// turn this into an agreement test.
         #[test]
         fn fixme_the_structured_solver_does_not_converge_on_one_fleet(_x in 0..1_u8) {
             let p = generate::fleet_with(14, 16_444_723_479_905_245_058, 12);

@@ -9,6 +9,16 @@ use std::time::Duration;
 use crate::vpp_bin;
 use vpp_tests::{ChildGuard, free_port, http_get, http_request, read_json_lines};
 
+/// Waits (at most 10 s) until the HTTP API at `api` answers.
+fn wait_for_api(api: SocketAddr) {
+    for _ in 0..200 {
+        if http_get(api, "/healthz").is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn sim_lists_one_endpoint_per_site_with_unit_ids_per_battery() {
     let mut cmd = Command::new(vpp_bin());
@@ -299,12 +309,7 @@ fn sim_and_gateway_run_as_separate_processes_over_nats() {
         &api.to_string(),
     ]);
     let mut control = ChildGuard::spawn(control);
-    for _ in 0..200 {
-        if http_get(api, "/healthz").is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_api(api);
 
     let mut gw = Command::new(vpp_bin());
     gw.args([
@@ -446,12 +451,7 @@ fn sim_gateway_and_control_over_nats_hold_a_site_under_its_cap() {
         ])
         .args(["--forecast-window-days", "1"]);
     let mut control = ChildGuard::spawn(control);
-    for _ in 0..200 {
-        if http_get(api, "/healthz").is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_api(api);
     let mut gw = Command::new(vpp_bin());
     gw.args([
         "gateway",

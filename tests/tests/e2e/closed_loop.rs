@@ -355,8 +355,8 @@ async fn a_real_day_in_closed_loop_shaves_site_and_feeder_peaks_and_routes_aroun
     // A site meter measures net load only: the plans forecast load − PV as one series (no
     // separate PV model with its intraday update), which misses more than the load and PV
     // models did on the scenario's own split series.
-    // FIXME: the net-load forecast's MAE is about twice what the separate load and PV models
-    // gave (2.0 against 1.0 kW); the forecasting issue owns a model for net series.
+    // FIXME: the net-load forecast misses more than the separate load and PV models did (the
+    // figures are in README); the forecasting issue owns a model for net series.
     assert!(mae < 2.5, "forecast MAE {mae} kW");
     // Minutes without a sample (a busy machine) take the previous minute's average.
     let mut measured: Vec<Vec<f64>> = Vec::new();
